@@ -50,7 +50,7 @@ def _eval(args) -> int:
     else:
         y = selu(x)
     name = "selu'" if args.gradient else "selu"
-    for xi, yi in zip(x.astype(np.float64).tolist(), y.astype(np.float64).tolist()):
+    for xi, yi in zip(x.astype(np.float64).tolist(), y.astype(np.float64).tolist(), strict=True):
         print(f"{name}({xi.hex()}) = {yi.hex()}  [{fmt}: {yi!r}]")
     return 0
 
@@ -59,8 +59,10 @@ def _bench(args) -> int:
     fmt = FORMATS[args.dtype]
     x = np.random.default_rng(0).standard_normal(1 << args.log2_size).astype(fmt.dtype)
     derive(64)  # the constants' first derivation is start-up, not evaluation
-    print(f"reference on 2^{args.log2_size} standard-normal {fmt} inputs, "
-          f"numpy {np.__version__}, {platform.processor() or platform.machine()}")
+    print(
+        f"reference on 2^{args.log2_size} standard-normal {fmt} inputs, "
+        f"numpy {np.__version__}, {platform.processor() or platform.machine()}"
+    )
     for name, function in (("selu", selu), ("selu_grad", selu_grad)):
         times = []
         for _ in range(args.repeat):
@@ -68,15 +70,24 @@ def _bench(args) -> int:
             start = time.perf_counter()
             function(x, stats=stats)
             times.append(time.perf_counter() - start)
-        print(f"  {name:9s} best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s"
-              f" of {args.repeat}; {stats.mpmath} inputs needed mpmath"
-              f" ({stats.evaluations} distinct), max precision {stats.max_precision} bits")
+        print(
+            f"  {name:9s} best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s"
+            f" of {args.repeat}; {stats.mpmath} inputs needed mpmath"
+            f" ({stats.evaluations} distinct), max precision {stats.max_precision} bits"
+        )
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m reference", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("constants", help="α, λ and λ·α to N significant digits")
     p.add_argument("--digits", type=int, default=50)
     p.set_defaults(run=_constants)

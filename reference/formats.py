@@ -55,7 +55,9 @@ class Format:
         A Fraction, since for float64 it is no float64 value; float() of it is exact for
         the narrower formats.
         """
-        return Fraction((1 << (self.precision + 1)) - 1) * Fraction(2) ** (self.emax - self.precision)
+        return Fraction((1 << (self.precision + 1)) - 1) * Fraction(2) ** (
+            self.emax - self.precision
+        )
 
     @property
     def bits(self) -> int:

@@ -28,7 +28,7 @@ class Undecided(ArithmeticError):
     pass
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def constants(bits: int = WORK_BITS + 64) -> tuple[mpfr, mpfr, mpfr]:
     """(λ, λα, α) in MPFR at `bits` bits, from the same fixed-point closed forms."""
     with gmpy2.context(precision=bits):
@@ -36,11 +36,13 @@ def constants(bits: int = WORK_BITS + 64) -> tuple[mpfr, mpfr, mpfr]:
         phi1 = gmpy2.erfc(1 / gmpy2.sqrt(2)) / 2  # Φ(-1)
         phi2 = gmpy2.erfc(gmpy2.sqrt(2)) / 2  # Φ(-2)
         alpha = (1 / gmpy2.sqrt(2 * gmpy2.const_pi())) / (mpfr(1) / 2 - sqrt_e * phi1)
-        lam = 1 / gmpy2.sqrt(mpfr(1) / 2 + alpha**2 * (gmpy2.exp(2) * phi2 - 2 * sqrt_e * phi1 + mpfr(1) / 2))
+        lam = 1 / gmpy2.sqrt(
+            mpfr(1) / 2 + alpha**2 * (gmpy2.exp(2) * phi2 - 2 * sqrt_e * phi1 + mpfr(1) / 2)
+        )
         return lam, lam * alpha, alpha
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ieee_context(dtype) -> gmpy2.context:
     """An MPFR context that rounds like the IEEE format of `dtype` (nearest, ties to even)."""
     info = ml_dtypes.finfo(dtype) if dtype == ml_dtypes.bfloat16 else np.finfo(dtype)
@@ -48,7 +50,10 @@ def ieee_context(dtype) -> gmpy2.context:
     emin, emax = info.minexp, info.maxexp - 1  # normal exponents, x = 1.f·2^e
     # MPFR writes x = 0.1f·2^E, so its exponent is one more than IEEE's.
     return gmpy2.context(
-        precision=precision, emin=emin - precision + 2, emax=emax + 1, subnormalize=True,
+        precision=precision,
+        emin=emin - precision + 2,
+        emax=emax + 1,
+        subnormalize=True,
         round=gmpy2.RoundToNearest,
     )
 
@@ -110,4 +115,3 @@ def describe_mismatches(x, got, want, limit: int = 5) -> str:
         xi, gi, wi = (float(as_float64(a).ravel()[i]) for a in (x, got, want))
         lines.append(f"  x={xi.hex()}: got {gi.hex()}, want {wi.hex()}")
     return "\n".join(lines)
-

@@ -3,11 +3,10 @@
 import subprocess
 import sys
 
-import gmpy2
+import mpfr_oracle
 import mpmath
 import pytest
 
-import mpfr_oracle
 from reference import constants, decimal_digits, derive
 
 # Published with the paper (Klambauer et al. 2017, the constants in its code), 32 digits.
@@ -49,8 +48,13 @@ def test_independent_mpfr_evaluation_agrees():
     c = derive(370)
     with mpmath.workprec(400):
         for theirs, ours in ((lam, c.lam), (lam_alpha, c.lam_alpha), (alpha, c.alpha)):
-            assert abs(mpmath.mpf(theirs.as_integer_ratio()[0]) / theirs.as_integer_ratio()[1]
-                       / ours - 1) < mpmath.mpf(2) ** -360
+            assert (
+                abs(
+                    mpmath.mpf(theirs.as_integer_ratio()[0]) / theirs.as_integer_ratio()[1] / ours
+                    - 1
+                )
+                < mpmath.mpf(2) ** -360
+            )
 
 
 @pytest.mark.parametrize("prec", [24, 53, 113, 300])
@@ -77,6 +81,7 @@ def test_fixed_point_by_quadrature():
 def test_root_finder_on_the_quadrature_conditions_recovers_the_constants():
     # Solve E[selu(Z)] = 0, E[selu(Z)^2] = 1 from a rough start, integrals by quadrature.
     with mpmath.workdps(20):
+
         def conditions(alpha, lam):
             mean, second = constants.moments_by_quadrature(alpha, lam)
             return [mean, second - 1]
@@ -105,8 +110,9 @@ def test_bad_precision_and_digits():
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "reference", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reference", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_prints_50_digits_by_default():

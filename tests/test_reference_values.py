@@ -9,10 +9,10 @@ x below which the derivative underflows to zero. Each is checked with its neighb
 import math
 
 import ml_dtypes
+import mpfr_oracle as oracle
 import numpy as np
 import pytest
 
-import mpfr_oracle as oracle
 import reference
 from reference import EvalStats, selu, selu_grad
 
@@ -95,13 +95,16 @@ SPECIAL = [  # (quantity, x, at_zero, expected as a function of (λ, λα) round
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
-@pytest.mark.parametrize("quantity,x,at_zero,expected", SPECIAL,
-                         ids=[f"{q}-{x}-{z}" for q, x, z, _ in SPECIAL])
+@pytest.mark.parametrize(
+    "quantity,x,at_zero,expected", SPECIAL, ids=[f"{q}-{x}-{z}" for q, x, z, _ in SPECIAL]
+)
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "mpmath"])
 def test_special_values(dtype, quantity, x, at_zero, expected, fast):
     lam, lam_alpha, _ = oracle.constants()
-    constants = (float(np.array(float(lam), dtype=np.float64).astype(dtype)),
-                 float(np.array(float(lam_alpha), dtype=np.float64).astype(dtype)))
+    constants = (
+        float(np.array(float(lam), dtype=np.float64).astype(dtype)),
+        float(np.array(float(lam_alpha), dtype=np.float64).astype(dtype)),
+    )
     if np.dtype(dtype) == np.float64:
         constants = (float(lam), float(lam_alpha))
     xs = np.array([x], dtype=dtype)
@@ -133,8 +136,9 @@ def test_tiny_negatives_where_expm1_cancels(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
 def test_largest_x_with_a_finite_result(dtype):
-    x_top = last_where(dtype, lambda v: math.isfinite(oracle.rounded("forward", v, dtype)),
-                       negative=False)
+    x_top = last_where(
+        dtype, lambda v: math.isfinite(oracle.rounded("forward", v, dtype)), negative=False
+    )
     near = neighbourhood(dtype, x_top, 4)
     check("forward", near)
     got = selu(near).astype(np.float64)
@@ -171,8 +175,9 @@ def test_subnormal_results(dtype):
 def test_where_the_result_becomes_minus_lambda_alpha(dtype):
     saturated = oracle.rounded("forward", -math.inf, dtype)
     # The negative x of smallest magnitude whose selu is -λα rounded: search the encodings.
-    x_sat = last_where(dtype, lambda v: oracle.rounded("forward", v, dtype) != saturated,
-                       negative=True)
+    x_sat = last_where(
+        dtype, lambda v: oracle.rounded("forward", v, dtype) != saturated, negative=True
+    )
     near = neighbourhood(dtype, x_sat, 4)
     check("forward", near)
     got = selu(near).astype(np.float64)
@@ -183,8 +188,7 @@ def test_where_the_result_becomes_minus_lambda_alpha(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
 def test_where_the_derivative_underflows(dtype):
-    x_zero = last_where(dtype, lambda v: oracle.rounded("gradient", v, dtype) != 0.0,
-                        negative=True)
+    x_zero = last_where(dtype, lambda v: oracle.rounded("gradient", v, dtype) != 0.0, negative=True)
     near = neighbourhood(dtype, x_zero, 4)
     check("gradient", near)
     got = selu_grad(near).astype(np.float64)
@@ -198,8 +202,18 @@ def test_where_the_derivative_underflows(dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
 def test_ones_and_format_landmarks(dtype):
     info = finfo(dtype)
-    marks = [1.0, float(info.max), float(info.smallest_normal), float(info.smallest_subnormal),
-             float(info.eps), 0.5, 2.0, 10.0, 88.0, 700.0]
+    marks = [
+        1.0,
+        float(info.max),
+        float(info.smallest_normal),
+        float(info.smallest_subnormal),
+        float(info.eps),
+        0.5,
+        2.0,
+        10.0,
+        88.0,
+        700.0,
+    ]
     x = np.array(marks + [-m for m in marks], dtype=np.float64).astype(dtype)
     check("forward", x)
     check("gradient", x)

@@ -12,7 +12,16 @@ import mpmath
 import numpy as np
 import pytest
 
-from reference import BFLOAT16, FLOAT16, FLOAT32, FLOAT64, FORMATS, format_of, round_float64, round_mpf
+from reference import (
+    BFLOAT16,
+    FLOAT16,
+    FLOAT32,
+    FLOAT64,
+    FORMATS,
+    format_of,
+    round_float64,
+    round_mpf,
+)
 from reference.fast import MARGIN
 
 NARROW = [FLOAT16, BFLOAT16, FLOAT32]
@@ -34,8 +43,20 @@ def test_format_parameters_match_finfo(fmt):
     assert fmt.bits == info.bits
 
 
-@pytest.mark.parametrize("dtype", [np.int32, np.int8, np.bool_, np.complex64, np.complex128,
-                                   object, np.uint16, ml_dtypes.float8_e4m3fn, np.longdouble])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        np.int32,
+        np.int8,
+        np.bool_,
+        np.complex64,
+        np.complex128,
+        object,
+        np.uint16,
+        ml_dtypes.float8_e4m3fn,
+        np.longdouble,
+    ],
+)
 def test_unsupported_dtypes_are_refused_by_name(dtype):
     with pytest.raises(ValueError, match="float16, bfloat16, float32, float64"):
         format_of(np.zeros(2, dtype=dtype))
@@ -75,9 +96,22 @@ def random_values(fmt, n=1 << 16, seed=0):
     values[mid] = (np.floor(values[mid] / q) + 0.5) * q
     values[rng.integers(0, n, n // 2)] *= -1
     threshold = float(fmt.overflow_threshold)
-    values = np.concatenate([values, [0.0, -0.0, np.inf, -np.inf, threshold,
-                                      np.nextafter(threshold, 0), fmt.max_finite,
-                                      fmt.smallest_subnormal / 2, fmt.smallest_subnormal * 1.5]])
+    values = np.concatenate(
+        [
+            values,
+            [
+                0.0,
+                -0.0,
+                np.inf,
+                -np.inf,
+                threshold,
+                np.nextafter(threshold, 0),
+                fmt.max_finite,
+                fmt.smallest_subnormal / 2,
+                fmt.smallest_subnormal * 1.5,
+            ],
+        ]
+    )
     if fmt is BFLOAT16:  # float32 values (the midpoints of bfloat16 are float32 values)
         with np.errstate(over="ignore"):
             values = values.astype(np.float32).astype(np.float64)
@@ -126,7 +160,7 @@ def test_margin_is_distance_to_nearest_boundary(fmt):
     values = values[np.isfinite(values) & (np.abs(values) > 2.0**-1000)]
     rounded, margin = round_float64(values, fmt)
     crossed = 0
-    for y, r, m in zip(values.tolist(), rounded.tolist(), margin.tolist()):
+    for y, r, m in zip(values.tolist(), rounded.tolist(), margin.tolist(), strict=True):
         assert m <= 2**54  # at most half a quantum (2^55 encodings in the deepest case)
         step = (m // 2) * math.ulp(y)
         for probe in (y - step, y + step):
@@ -166,7 +200,8 @@ def test_round_mpf_beyond_float64_range_and_precision(fmt):
         assert round_mpf(mid + one_ulp, fmt) == 1 + 2 * one_ulp  # tie to even, upwards
         # The overflow threshold: ties to even go up to infinity.
         threshold = mpmath.mpf(fmt.overflow_threshold.numerator) / (
-            fmt.overflow_threshold.denominator)
+            fmt.overflow_threshold.denominator
+        )
         assert round_mpf(threshold, fmt) == math.inf
         assert round_mpf(threshold * (1 - hair), fmt) == fmt.max_finite
         # Half the smallest subnormal ties to zero; a hair more rounds up.
