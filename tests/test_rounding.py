@@ -6,11 +6,13 @@ exactly the value to round, they are an independent implementation of the same f
 """
 
 import math
+from fractions import Fraction
 
 import ml_dtypes
 import mpmath
 import numpy as np
 import pytest
+from mpmath.libmp import from_man_exp, mpf_neg
 
 from reference import (
     BFLOAT16,
@@ -214,3 +216,23 @@ def test_round_mpf_beyond_float64_range_and_precision(fmt):
 def test_round_float64_refuses_float64():
     with pytest.raises(ValueError):
         round_float64(np.zeros(1), FLOAT64)
+
+
+def test_round_mpf_into_float64_matches_python_fraction_conversion():
+    # CPython converts an exact rational to float correctly rounded (ties to even,
+    # subnormals, OverflowError beyond the overflow threshold): an independent float64
+    # rounding for 120-bit values over the whole exponent range.
+    rng = np.random.default_rng(8)
+    for _ in range(4000):
+        man = int(rng.integers(1 << 62, 1 << 63)) << 57 | int(rng.integers(0, 1 << 57))
+        exp = int(rng.integers(-1200, 920)) - 119
+        if rng.random() < 0.1:  # exact midpoints between float64 neighbours
+            man = (man >> 67 << 1 | 1) << 66  # 53 bits, then a half
+        value = from_man_exp(man, exp)  # exact (mpf objects would round to 53 bits)
+        assert int(value[1]) * Fraction(2) ** value[2] == Fraction(man) * Fraction(2) ** exp
+        try:
+            want = float(Fraction(man) * Fraction(2) ** exp)
+        except OverflowError:
+            want = math.inf
+        assert round_mpf(value, FLOAT64) == want, (man, exp)
+        assert round_mpf(mpf_neg(value), FLOAT64) == -want
