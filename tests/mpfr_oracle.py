@@ -42,10 +42,15 @@ def constants(bits: int = WORK_BITS + 64) -> tuple[mpfr, mpfr, mpfr]:
         return lam, lam * alpha, alpha
 
 
+def finfo(dtype):
+    """numpy's finfo, or ml_dtypes' for bfloat16 (numpy does not know it)."""
+    return ml_dtypes.finfo(dtype) if np.dtype(dtype) == ml_dtypes.bfloat16 else np.finfo(dtype)
+
+
 @functools.cache
 def ieee_context(dtype) -> gmpy2.context:
     """An MPFR context that rounds like the IEEE format of `dtype` (nearest, ties to even)."""
-    info = ml_dtypes.finfo(dtype) if dtype == ml_dtypes.bfloat16 else np.finfo(dtype)
+    info = finfo(dtype)
     precision = info.nmant + 1
     emin, emax = info.minexp, info.maxexp - 1  # normal exponents, x = 1.f·2^e
     # MPFR writes x = 0.1f·2^E, so its exponent is one more than IEEE's.

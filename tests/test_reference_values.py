@@ -12,6 +12,7 @@ import ml_dtypes
 import mpfr_oracle as oracle
 import numpy as np
 import pytest
+from mpfr_oracle import finfo
 
 import reference
 from reference import EvalStats, selu, selu_grad
@@ -69,10 +70,6 @@ def last_where(dtype, predicate, negative):
         else:
             hi = mid
     return from_magnitude_bits(dtype, lo, negative)
-
-
-def finfo(dtype):
-    return ml_dtypes.finfo(dtype) if dtype == ml_dtypes.bfloat16 else np.finfo(dtype)
 
 
 # ---------------------------------------------------------------- special values

@@ -12,6 +12,7 @@ import ml_dtypes
 import mpmath
 import numpy as np
 import pytest
+from mpfr_oracle import finfo
 from mpmath.libmp import from_man_exp, mpf_neg
 
 from reference import (
@@ -29,13 +30,9 @@ from reference.fast import MARGIN
 NARROW = [FLOAT16, BFLOAT16, FLOAT32]
 
 
-def finfo(fmt):
-    return ml_dtypes.finfo(fmt.dtype) if fmt is BFLOAT16 else np.finfo(fmt.dtype)
-
-
 @pytest.mark.parametrize("fmt", FORMATS.values(), ids=str)
 def test_format_parameters_match_finfo(fmt):
-    info = finfo(fmt)
+    info = finfo(fmt.dtype)
     assert fmt.precision == info.nmant + 1
     assert fmt.max_finite == float(info.max)
     assert fmt.smallest_normal == float(info.smallest_normal)
