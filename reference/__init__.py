@@ -7,6 +7,7 @@ with α and λ derived from the self-normalising fixed-point conditions (`consta
 
 Public API:
     selu(x), selu_grad(x, at_zero="left")   arrays in, correctly rounded arrays out
+    evaluate(quantity, x)                   the same with each value's rounding error
     EvalStats                               how many inputs needed mpmath
     derive(prec), decimal_digits(n)         the constants, at any precision
     FORMATS, format_of, Format              the four formats and their parameters
@@ -17,9 +18,9 @@ Command line: `python -m reference constants [--digits N]`, `python -m reference
 """
 
 from .constants import Constants, decimal_digits, derive, moments, moments_by_quadrature
-from .evaluate import EvalStats, selu, selu_grad
-from .exact import correctly_rounded
-from .formats import BFLOAT16, FLOAT16, FLOAT32, FLOAT64, FORMATS, Format, format_of
+from .evaluate import EvalStats, Evaluation, evaluate, selu, selu_grad
+from .exact import Rounded, correctly_rounded
+from .formats import BFLOAT16, FLOAT16, FLOAT32, FLOAT64, FORMATS, Format, format_of, ulp
 from .rounding import round_float64, round_mpf
 
 __all__ = [
@@ -30,10 +31,13 @@ __all__ = [
     "FORMATS",
     "Constants",
     "EvalStats",
+    "Evaluation",
     "Format",
+    "Rounded",
     "correctly_rounded",
     "decimal_digits",
     "derive",
+    "evaluate",
     "format_of",
     "moments",
     "moments_by_quadrature",
@@ -41,4 +45,5 @@ __all__ = [
     "round_mpf",
     "selu",
     "selu_grad",
+    "ulp",
 ]

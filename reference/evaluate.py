@@ -10,12 +10,13 @@ where its rounding is proven to be the correctly rounded one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from . import exact
 from . import fast as fast_path
-from .formats import FLOAT64, format_of
+from .formats import FLOAT64, format_of, ulp
 
 
 @dataclass
@@ -35,6 +36,18 @@ class EvalStats:
     max_precision: int = 0
 
 
+class Evaluation(NamedTuple):
+    """Correctly rounded values and their rounding errors.
+
+    values: q(x) correctly rounded, in x's dtype and shape. residual: float64, same shape,
+    (exact - value) / ulp(value) in ulps of the format, so that exact = value + residual·ulp
+    (to about 2^-20 ulp); NaN where the value is NaN or infinite.
+    """
+
+    values: np.ndarray
+    residual: np.ndarray
+
+
 def selu(x, *, fast: bool = True, stats: EvalStats | None = None) -> np.ndarray:
     """SELU of every element of `x`, correctly rounded in x's dtype.
 
@@ -44,7 +57,7 @@ def selu(x, *, fast: bool = True, stats: EvalStats | None = None) -> np.ndarray:
     and underflow into the subnormals exactly as rounding the exact value prescribes.
     `fast=False` sends every element through mpmath (same results, slower).
     """
-    return _evaluate("forward", x, "left", fast, stats)
+    return _evaluate("forward", x, "left", fast, stats, residual=False).values
 
 
 def selu_grad(
@@ -56,18 +69,33 @@ def selu_grad(
     chooses a one-sided value: "left" (λα, the default, the limit from below) or "right"
     (λ). selu'(+inf) = λ, selu'(-inf) = +0, NaN -> NaN. Otherwise as `selu`.
     """
+    return _evaluate("gradient", x, at_zero, fast, stats, residual=False).values
+
+
+def evaluate(
+    quantity: str, x, *, at_zero: str = "left", stats: EvalStats | None = None
+) -> Evaluation:
+    """`selu` ("forward") or `selu_grad` ("gradient"), with the rounding error of each value:
+    what a measurement of ulp errors against the exact value needs."""
+    if quantity not in exact.QUANTITIES:
+        raise ValueError(f"quantity must be one of {exact.QUANTITIES}, not {quantity!r}")
+    return _evaluate(quantity, x, at_zero, True, stats, residual=True)
+
+
+def _evaluate(quantity, x, at_zero, use_fast, stats, residual) -> Evaluation:
     if at_zero not in exact.ZERO_SIDES:
         raise ValueError(f"at_zero must be one of {exact.ZERO_SIDES}, not {at_zero!r}")
-    return _evaluate("gradient", x, at_zero, fast, stats)
-
-
-def _evaluate(quantity, x, at_zero, use_fast, stats) -> np.ndarray:
     x = np.asarray(x)
     fmt = format_of(x)
     flat = x.ravel()
+    residuals = np.zeros(flat.shape) if residual else None
     if use_fast and fmt is not FLOAT64:
-        out, ok = fast_path.certified(quantity, flat, fmt)
+        out, ok, y = fast_path.certified(quantity, flat, fmt, keep_approximation=residual)
         slow = np.flatnonzero(~ok)
+        if residual:
+            with np.errstate(invalid="ignore"):
+                r = out.astype(np.float64)
+                residuals[:] = (y - r) / ulp(r, fmt)
     else:
         out = np.empty_like(flat)
         slow = np.arange(flat.size)
@@ -79,11 +107,14 @@ def _evaluate(quantity, x, at_zero, use_fast, stats) -> np.ndarray:
             x64 = flat[slow].astype(np.float64)
         bits, inverse = np.unique(x64.view(np.uint64), return_inverse=True)
         values = np.empty(bits.shape, dtype=np.float64)
+        errors = np.empty(bits.shape, dtype=np.float64)
         for i, b in enumerate(bits.view(np.float64).tolist()):
-            values[i], prec = exact.correctly_rounded(quantity, b, fmt, at_zero)
+            values[i], prec, errors[i] = exact.correctly_rounded(quantity, b, fmt, at_zero)
             max_prec = max(max_prec, prec)
         # Every value belongs to the format, so this cast is exact.
         out[slow] = values[inverse.ravel()].astype(fmt.dtype)
+        if residual:
+            residuals[slow] = errors[inverse.ravel()]
         n_unique = len(bits)
 
     if stats is not None:
@@ -92,4 +123,8 @@ def _evaluate(quantity, x, at_zero, use_fast, stats) -> np.ndarray:
         stats.mpmath += slow.size
         stats.evaluations += n_unique
         stats.max_precision = max(stats.max_precision, max_prec)
-    return out.reshape(x.shape)
+    if residual:
+        with np.errstate(invalid="ignore"):
+            residuals[~np.isfinite(out.astype(np.float64))] = np.nan
+        residuals = residuals.reshape(x.shape)
+    return Evaluation(out.reshape(x.shape), residuals)

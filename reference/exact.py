@@ -19,17 +19,20 @@ ulp of the precision asked for.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from mpmath.libmp import (
     fone,
     from_float,
     mpf_abs,
     mpf_add,
+    mpf_div,
     mpf_exp,
     mpf_mul,
     mpf_neg,
     mpf_shift,
     mpf_sub,
+    to_float,
 )
 
 from .constants import derive
@@ -76,14 +79,34 @@ def _approximate(quantity: str, x: float, prec: int) -> tuple:
     return mpf_mul(lam_alpha, mpf_exp(xm, prec + 8, "n"), prec + 4, "n")
 
 
+class Rounded(NamedTuple):
+    """One correctly rounded value, and how it was obtained.
+
+    value: the result in the format, as an exact Python float. precision: the working
+    precision Ziv's loop ended at (0 for results needing no mpmath). residual: (exact -
+    value) / ulp(value), the rounding error in ulps of the format (|residual| <= 1/2;
+    0 where the value is exact or a rounded-away underflow, NaN for NaN and infinities).
+    """
+
+    value: float
+    precision: int
+    residual: float
+
+
+def _residual(v: tuple, value: float, fmt: Format) -> float:
+    """(v - value) / ulp(value) as a float, from the raw mpf v (good to 2^-30 ulp)."""
+    if math.isinf(value):
+        return math.nan
+    difference = mpf_sub(v, from_float(value), 64, "n")
+    return to_float(mpf_div(difference, from_float(fmt.ulp(value)), 64, "n"))
+
+
 def _same(a: float, b: float) -> bool:
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
-def correctly_rounded(
-    quantity: str, x: float, fmt: Format, at_zero: str = "left"
-) -> tuple[float, int]:
-    """(q(x) correctly rounded in `fmt` as an exact Python float, working precision used).
+def correctly_rounded(quantity: str, x: float, fmt: Format, at_zero: str = "left") -> Rounded:
+    """q(x) correctly rounded in `fmt` (see `Rounded` for what comes with it).
 
     `quantity` is "forward" (selu) or "gradient" (selu'). `x` is any float64 value (a
     value of `fmt`, in practice). Special inputs follow the reference's contract: NaN ->
@@ -96,17 +119,17 @@ def correctly_rounded(
     if at_zero not in ZERO_SIDES:
         raise ValueError(f"at_zero must be one of {ZERO_SIDES}, not {at_zero!r}")
     if math.isnan(x):
-        return math.nan, 0
+        return Rounded(math.nan, 0, math.nan)
     if quantity == "forward":
         if x == 0 or x == math.inf:
-            return x, 0  # λ·(±0) = ±0 and λ·inf = inf, exactly
+            return Rounded(x, 0, 0.0 if x == 0 else math.nan)  # λ·(±0) = ±0, λ·inf = inf
         if x == -math.inf:
             return _ziv(lambda p: mpf_neg(derive(p + 8).lam_alpha._mpf_), fmt, quantity, x)
     else:
         if x < -0.7 * (2 - fmt.qmin):
             # -inf too. λα·e^x < 2·e^x < 2^(qmin-1) (0.7 > ln 2): below half the smallest
             # subnormal, so the result rounds to +0.
-            return 0.0, 0
+            return Rounded(0.0, 0, 0.0)
         if x == math.inf or (x == 0 and at_zero == "right"):
             return _ziv(lambda p: derive(p + 8).lam._mpf_, fmt, quantity, x)
         if x == 0:
@@ -114,7 +137,7 @@ def correctly_rounded(
     return _ziv(lambda p: _approximate(quantity, x, p), fmt, quantity, x)
 
 
-def _ziv(value_at, fmt: Format, quantity: str, x: float) -> tuple[float, int]:
+def _ziv(value_at, fmt: Format, quantity: str, x: float) -> Rounded:
     """Ziv's loop: `value_at(P)` is a raw mpf within 2^-P relative of the exact value."""
     prec = fmt.precision + INITIAL_GUARD_BITS
     while prec <= MAX_PRECISION:
@@ -123,7 +146,7 @@ def _ziv(value_at, fmt: Format, quantity: str, x: float) -> tuple[float, int]:
         low = round_mpf(mpf_sub(v, radius), fmt)  # exact subtraction, then one rounding
         high = round_mpf(mpf_add(v, radius), fmt)
         if _same(low, high):
-            return low, prec
+            return Rounded(low, prec, _residual(v, low, fmt))
         prec *= 2
     raise RuntimeError(
         f"{quantity} at {x.hex()} in {fmt}: rounding still ambiguous at {MAX_PRECISION} bits"

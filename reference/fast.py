@@ -68,16 +68,20 @@ def approximate(quantity: str, x: np.ndarray) -> np.ndarray:
     return np.where(positive, lam, negative_branch)
 
 
-def certified(quantity: str, x: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
-    """(out, ok): q(x) correctly rounded in `fmt` where `ok`; elsewhere, mpmath's job.
+def certified(
+    quantity: str, x: np.ndarray, fmt: Format, keep_approximation: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(out, ok, y): q(x) correctly rounded in `fmt` where `ok`; elsewhere, mpmath's job.
 
     `x` is a 1-d array of `fmt` (float16, bfloat16 or float32); `out` has x's dtype. NaN
     inputs give NaN. Zeros and infinities are never `ok`: they are the exact special
-    cases, with the one-sided choice at zero, left to the caller.
+    cases, with the one-sided choice at zero, left to the caller. With
+    `keep_approximation`, `y` holds the float64 values (within RELATIVE_BOUND of exact).
     Works in cache-sized chunks, on all cores (numpy releases the GIL in its loops).
     """
     out = np.empty_like(x)
     ok = np.empty(x.shape, dtype=bool)
+    kept = np.empty(x.shape, dtype=np.float64) if keep_approximation else None
 
     def work(start: int) -> None:
         chunk = slice(start, start + CHUNK)
@@ -89,6 +93,8 @@ def certified(quantity: str, x: np.ndarray, fmt: Format) -> tuple[np.ndarray, np
         rounded, margin = round_float64(y, fmt)
         out[chunk] = rounded.astype(fmt.dtype)  # exact: the values belong to fmt
         ok[chunk] = (finite & (margin > MARGIN)) | np.isnan(xs)
+        if kept is not None:
+            kept[chunk] = y
 
     starts = range(0, x.size, CHUNK)
     if len(starts) <= 1:
@@ -97,4 +103,4 @@ def certified(quantity: str, x: np.ndarray, fmt: Format) -> tuple[np.ndarray, np
     else:
         with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
             list(pool.map(work, starts))
-    return out, ok
+    return out, ok, kept

@@ -74,6 +74,16 @@ class Format:
         return self.name
 
 
+def ulp(values: np.ndarray, fmt: Format) -> np.ndarray:
+    """Vectorised Format.ulp: the spacing of `fmt` at each |value| (float64 array of values
+    of fmt); 2^qmin at zero and below the normal range, NaN at NaN and infinities."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        exponent = np.frexp(np.where(np.isfinite(values), values, 1.0))[1] - 1
+        spacing = np.ldexp(1.0, np.maximum(exponent, fmt.emin) - fmt.precision + 1)
+        return np.where(np.isfinite(values), spacing, np.nan)
+
+
 FLOAT16 = Format("float16", np.dtype(np.float16), precision=11, emin=-14, emax=15)
 BFLOAT16 = Format("bfloat16", np.dtype(ml_dtypes.bfloat16), precision=8, emin=-126, emax=127)
 FLOAT32 = Format("float32", np.dtype(np.float32), precision=24, emin=-126, emax=127)

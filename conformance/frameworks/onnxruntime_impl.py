@@ -1,0 +1,70 @@
+"""onnxruntime/selu: a model of one ONNX Selu node (opset 22, default α and γ), run by
+onnxruntime's CPU execution provider. Forward only (onnxruntime trains, but its training
+API is another product). The model's input has no fixed rank or shape."""
+
+import functools
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+_ELEMENT_TYPE = {
+    np.dtype(np.float16): TensorProto.FLOAT16,
+    np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.float64): TensorProto.DOUBLE,
+}
+_THREADS = {"n": 0}  # 0: onnxruntime's default
+
+
+def version() -> str:
+    return ort.__version__
+
+
+def devices() -> list[str]:
+    return ["cpu"]
+
+
+def set_threads(n: int) -> None:
+    _THREADS["n"] = n
+
+
+@functools.cache
+def _session(dtype: np.dtype) -> ort.InferenceSession:
+    element = _ELEMENT_TYPE[dtype]
+    node = helper.make_node("Selu", ["x"], ["y"])  # α, γ: the ONNX defaults (SELU's)
+    graph = helper.make_graph(
+        [node],
+        "selu",
+        [helper.make_tensor_value_info("x", element, None)],
+        [helper.make_tensor_value_info("y", element, None)],
+    )
+    # No shape on the input: any rank. (onnx.checker insists on one; onnxruntime does not.)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)], ir_version=10)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _THREADS["n"]
+    return ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def build(variant: str, quantity: str, device: str):
+    if quantity != "forward":
+        raise ValueError("onnxruntime/selu has no derivative")
+
+    def call(x: np.ndarray) -> np.ndarray:
+        return _session(x.dtype).run(None, {"x": x})[0]
+
+    return call
+
+
+def snippet(variant, quantity, dtype, device, x_hex) -> str:
+    return (
+        'python -c "import numpy as np, onnxruntime as ort; from onnx import helper as h, '
+        f"TensorProto as T; t = T.{'FLOAT16' if dtype == 'float16' else 'FLOAT'}; "
+        "m = h.make_model(h.make_graph([h.make_node('Selu', ['x'], ['y'])], 'g', "
+        "[h.make_tensor_value_info('x', t, None)], [h.make_tensor_value_info('y', t, None)]), "
+        "opset_imports=[h.make_opsetid('', 22)], ir_version=10); "
+        "s = ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider']); "
+        f"x = np.array([float.fromhex('{x_hex}')], '{dtype}'); "
+        "print(float(s.run(None, {'x': x})[0][0]).hex())\""
+    )

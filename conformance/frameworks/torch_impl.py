@@ -1,0 +1,95 @@
+"""torch/functional, torch/module, torch/inplace, torch/compile.
+
+numpy arrays become tensors with torch.from_numpy, which keeps the array's strides, so a
+non-contiguous view reaches the kernel as a strided tensor (bfloat16 goes through an int16
+view, since numpy has no bfloat16 that torch knows). The derivative is autograd's:
+y.backward(ones) on a leaf tensor, elementwise because SELU is.
+"""
+
+import functools
+
+import ml_dtypes
+import numpy as np
+import torch
+
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def version() -> str:
+    return torch.__version__
+
+
+def devices() -> list[str]:
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def set_threads(n: int) -> None:
+    torch.set_num_threads(n)
+
+
+def to_torch(x: np.ndarray, device: str) -> torch.Tensor:
+    if x.dtype == _BF16:
+        t = torch.from_numpy(x.view(np.int16)).view(torch.bfloat16)
+    else:
+        t = torch.from_numpy(x)
+    return t if device == "cpu" else t.to(device)
+
+
+def to_numpy(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().copy().view(ml_dtypes.bfloat16)
+    return t.numpy().copy()
+
+
+def _selu_function(variant: str, quantity: str):
+    if variant == "functional":
+        return torch.nn.functional.selu
+    if variant == "module":
+        return torch.nn.SELU()
+    if variant == "inplace":
+        # On a copy: the caller's tensor is not touched, and autograd records selu_, whose
+        # backward is computed from the result (elu_backward with is_result=True).
+        return lambda t: torch.nn.functional.selu(t.clone(), inplace=True)
+    if variant == "compile":
+        # One compiled function per quantity: requires_grad differs, and sharing one would
+        # recompile on every switch. dynamic=True: one kernel for every array size.
+        return torch.compile(torch.nn.functional.selu, dynamic=True)
+    raise ValueError(f"unknown torch variant {variant!r}")
+
+
+@functools.cache
+def build(variant: str, quantity: str, device: str):
+    f = _selu_function(variant, quantity)
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return to_numpy(f(to_torch(x, device)), x.dtype)
+
+    def gradient(x: np.ndarray) -> np.ndarray:
+        t = to_torch(x, device).detach().requires_grad_(True)
+        y = f(t)
+        y.backward(torch.ones_like(y))
+        return to_numpy(t.grad, x.dtype)
+
+    return forward if quantity == "forward" else gradient
+
+
+_CALL = {
+    "functional": "torch.nn.functional.selu(x)",
+    "module": "torch.nn.SELU()(x)",
+    "inplace": "torch.nn.functional.selu(x.clone(), inplace=True)",
+    "compile": "torch.compile(torch.nn.functional.selu, dynamic=True)(x)",
+}
+
+
+def snippet(variant, quantity, dtype, device, x_hex) -> str:
+    make = f"x = torch.tensor([float.fromhex('{x_hex}')], dtype=torch.{dtype}, device='{device}')"
+    if quantity == "forward":
+        body = f"{make}; print({_CALL[variant]}[0].item().hex())"
+    else:
+        body = (
+            f"{make}.requires_grad_(); {_CALL[variant]}.backward(torch.ones(1, dtype=x.dtype, "
+            f"device=x.device)); print(x.grad[0].item().hex())"
+        )
+    return f'python -c "import torch; {body}"'

@@ -1,0 +1,197 @@
+"""Comparing an implementation's outputs with the ground truth, element by element.
+
+Two things are measured for every element, and kept apart:
+
+- its *class* against the expected one: NaN, ±inf, ±0, finite nonzero. A wrong class is a
+  special-value violation of a named kind (below), never an ulp figure;
+- where the classes agree, its error in ulps: |computed - exact| / ulp(exact), with the
+  exact value known from the reference as rounded value + residual·ulp (`reference.evaluate`)
+  and ulp the spacing of the target format at |exact| (2^qmin below the normal range).
+
+Violation kinds:
+    nan-not-propagated   NaN in, a number out
+    spurious-nan         a number expected, NaN out
+    signed-zero          ±0 expected, the other zero out
+    flush-to-zero        a nonzero subnormal expected, ±0 out (outputs flushed)
+    spurious-zero        a nonzero normal expected, ±0 out
+    overflow-missed      ±inf expected, a finite number out
+    spurious-inf         a finite number expected, ±inf out (or the wrong infinity)
+    nonzero-for-zero     ±0 expected, a nonzero number out
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference import Format, ulp
+
+KINDS = (
+    "nan-not-propagated",
+    "spurious-nan",
+    "signed-zero",
+    "flush-to-zero",
+    "spurious-zero",
+    "overflow-missed",
+    "spurious-inf",
+    "nonzero-for-zero",
+)
+
+
+def as_float64(x: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", over="ignore"):  # signalling NaNs become quiet
+        return np.asarray(x).astype(np.float64)
+
+
+def hexf(value: float) -> str:
+    """A value as DESIGN.md writes it: float.hex(), or "nan", "inf", "-inf"."""
+    value = float(value)
+    if np.isnan(value):
+        return "nan"
+    return value.hex()
+
+
+@dataclass
+class Comparison:
+    """Per-element outcome of comparing `got` with the expected values."""
+
+    ulp: np.ndarray  # error in ulps where the classes agree and are finite, else NaN
+    kinds: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> boolean mask
+
+    def kind_counts(self) -> dict[str, int]:
+        return {k: int(m.sum()) for k, m in self.kinds.items() if m.any()}
+
+    def violations(self) -> np.ndarray:
+        out = np.zeros(self.ulp.shape, dtype=bool)
+        for mask in self.kinds.values():
+            out |= mask
+        return out
+
+
+def compare(
+    got: np.ndarray, expected: np.ndarray, residual: np.ndarray, x: np.ndarray, fmt: Format
+) -> Comparison:
+    """Compare `got` (same dtype and shape as `expected`) with the correctly rounded
+    `expected` whose rounding errors are `residual` (ulps), for inputs `x`."""
+    g, e, x64 = as_float64(got).ravel(), as_float64(expected).ravel(), as_float64(x).ravel()
+    r = np.asarray(residual, dtype=np.float64).ravel()
+    g_nan, e_nan = np.isnan(g), np.isnan(e)
+    g_inf, e_inf = np.isinf(g), np.isinf(e)
+    g_zero, e_zero = g == 0, e == 0
+    subnormal_expected = ~e_zero & (np.abs(e) < fmt.smallest_normal)
+    kinds = {
+        "nan-not-propagated": e_nan & ~g_nan & np.isnan(x64),
+        "spurious-nan": g_nan & ~e_nan,
+        "signed-zero": g_zero & e_zero & (np.signbit(g) != np.signbit(e)),
+        "flush-to-zero": g_zero & subnormal_expected,
+        "spurious-zero": g_zero & ~e_zero & ~e_nan & ~e_inf & ~subnormal_expected,
+        "overflow-missed": e_inf & ~g_inf & ~g_nan,
+        "spurious-inf": g_inf & ~e_nan & (~e_inf | (np.sign(g) != np.sign(e))),
+        "nonzero-for-zero": e_zero & ~g_zero & ~g_nan & ~g_inf,
+    }
+    # NaN expected but NaN also not in x cannot happen for SELU; a NaN expected and a
+    # number given for a non-NaN x would be a reference bug, so it is not a kind.
+    measurable = np.isfinite(g) & np.isfinite(e) & ~kinds["signed-zero"]
+    measurable &= ~kinds["flush-to-zero"] & ~kinds["spurious-zero"] & ~kinds["nonzero-for-zero"]
+    errors = np.full(g.shape, np.nan)
+    with np.errstate(invalid="ignore", over="ignore"):
+        spacing = ulp(e, fmt)
+        # In units of ulp(expected): computed - expected - residual = computed - exact.
+        d = (g - e) / spacing - np.where(np.isnan(r), 0.0, r)
+        # exact just below a power of two lies in the binade below, of half the spacing.
+        mantissa = np.frexp(e)[0]
+        lower = (np.abs(mantissa) == 0.5) & (np.abs(e) > fmt.smallest_normal) & (r * np.sign(e) < 0)
+        d = np.where(lower, 2 * d, d)
+    errors[measurable] = np.minimum(np.abs(d[measurable]), np.finfo(np.float64).max)
+    # Both zero with the right sign, both NaN, the same infinity: exact.
+    exact_special = (
+        (g_nan & e_nan)
+        | (g_inf & e_inf & (g == e))
+        | (g_zero & e_zero & (np.signbit(g) == np.signbit(e)))
+    )
+    errors[exact_special] = 0.0
+    return Comparison(errors, {k: m for k, m in kinds.items()})
+
+
+@dataclass
+class Summary:
+    """What a measurement reports: the worst element and the violations."""
+
+    count: int
+    max_ulp: float
+    worst_input: str | None
+    worst_output: str | None
+    worst_expected: str | None
+    violations: dict[str, int]
+    first_violation: dict | None  # {"kind", "input", "output", "expected"}
+
+    def as_dict(self) -> dict:
+        return {
+            "count": self.count,
+            "max_ulp": self.max_ulp,
+            "worst_input": self.worst_input,
+            "worst_output": self.worst_output,
+            "worst_expected": self.worst_expected,
+            "violations": self.violations,
+            "first_violation": self.first_violation,
+        }
+
+
+def summarize(
+    x: np.ndarray, got: np.ndarray, expected: np.ndarray, comparison: Comparison
+) -> Summary:
+    x64, g, e = (as_float64(a).ravel() for a in (x, got, expected))
+    errors = comparison.ulp
+    finite = ~np.isnan(errors)
+    if finite.any():
+        # The first index of the largest error: deterministic.
+        worst = int(np.flatnonzero(finite)[np.argmax(errors[finite])])
+        max_ulp = float(errors[worst])
+        worst_fields = (hexf(x64[worst]), hexf(g[worst]), hexf(e[worst]))
+    else:
+        max_ulp, worst_fields = 0.0, (None, None, None)
+    first = None
+    for kind in KINDS:
+        mask = comparison.kinds.get(kind)
+        if mask is not None and mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            first = {
+                "kind": kind,
+                "input": hexf(x64[i]),
+                "output": hexf(g[i]),
+                "expected": hexf(e[i]),
+            }
+            break
+    return Summary(
+        int(x64.size), round_significant(max_ulp), *worst_fields, comparison.kind_counts(), first
+    )
+
+
+def round_significant(value: float, digits: int = 6) -> float:
+    """Round for the record: the last digits of an ulp figure depend on the machine's libm
+    (the reference's float64 residuals), which should not make results.json differ."""
+    if value == 0 or not np.isfinite(value):
+        return float(value)
+    return float(f"{value:.{digits}g}")
+
+
+def bitwise_differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elements whose bit patterns differ (all NaNs count as equal)."""
+    a64, b64 = as_float64(a).ravel(), as_float64(b).ravel()
+    same = ((a64 == b64) & (np.signbit(a64) == np.signbit(b64))) | (np.isnan(a64) & np.isnan(b64))
+    return ~same
+
+
+def encoding_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How many values of the format lie between a and b (0 = the same value): an ulp
+    distance that needs no exact value, used to compare an implementation with itself."""
+    a, b = np.asarray(a), np.asarray(b)
+    uint = {2: np.int16, 4: np.int32, 8: np.int64}[a.dtype.itemsize]
+
+    def ordered(v):
+        i = v.ravel().view(uint).astype(np.int64)
+        return np.where(i < 0, np.int64(np.iinfo(uint).min) - i, i)
+
+    with np.errstate(over="ignore"):
+        return np.abs(ordered(a) - ordered(b)).astype(np.float64)

@@ -1,0 +1,178 @@
+"""results.json: the record of a run (schema_version 1, DESIGN.md), written atomically.
+
+    schema_version, generated_at, environment {python, platform, cpu, frameworks, devices},
+    profile, policy, implementations [...], measurements [...] (accuracy),
+    special_values [...] (one per case), checks [...] (layout, threads, eager-vs-compiled,
+    dtype handling, load failures), summary {verdict, counts, stale_deviations}, timings.
+
+Everything but `generated_at` and `timings` is a function of the inputs, the pins and the
+machine's libraries: two runs give the same file apart from those two keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .registry import SPECS, package_version
+
+SCHEMA_VERSION = 1
+VOLATILE_KEYS = ("generated_at", "timings")
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read; the message names the file and the line."""
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(workers: dict[str, dict]) -> dict:
+    frameworks = {
+        name: package_version(name)
+        for name in (
+            "numpy",
+            "torch",
+            "tensorflow",
+            "jax",
+            "keras",
+            "onnxruntime",
+            "mpmath",
+            "ml_dtypes",
+        )
+    }
+    devices = sorted({d for info in workers.values() for d in info.get("devices", [])})
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "frameworks": frameworks,
+        "devices": devices,
+    }
+
+
+def build(
+    findings, versions: dict[str, dict], profile: str, policy_path: Path, skipped: dict[str, str]
+) -> dict:
+    """The results document of a run from its findings (engine.Finding)."""
+    measurements, special_values, checks = [], [], []
+    for finding in findings:
+        record = finding.record
+        if finding.check == "accuracy":
+            measurements.append(record)
+        elif finding.check == "special":
+            special_values.extend(record.get("cases", []))
+            checks.append({k: v for k, v in record.items() if k != "cases"})
+        else:
+            checks.append(record)
+    counts = {"pass": 0, "known-deviation": 0, "fail": 0}
+    for finding in findings:
+        counts[finding.verdict] += 1
+    stale = sorted(
+        {
+            r["note"]
+            for r in measurements + special_values + checks
+            if "no longer observed" in r.get("note", "")
+        }
+    )
+    verdict = (
+        "fail" if counts["fail"] else "known-deviation" if counts["known-deviation"] else "pass"
+    )
+    implementations = []
+    for spec in SPECS:
+        if spec.id in versions:
+            info = versions[spec.id]
+            implementations.append(
+                {
+                    "id": spec.id,
+                    "available": True,
+                    "version": info.get("version"),
+                    "devices": info.get("devices", []),
+                    "calls": spec.calls,
+                }
+            )
+        elif spec.id in skipped:
+            implementations.append({"id": spec.id, "available": False, "why": skipped[spec.id]})
+    for impl_id, info in versions.items():  # user functions
+        if impl_id not in {s.id for s in SPECS}:
+            implementations.append(
+                {
+                    "id": impl_id,
+                    "available": True,
+                    "version": "user",
+                    "devices": info.get("devices", []),
+                }
+            )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment(versions),
+        "profile": profile,
+        "policy": str(policy_path),
+        "implementations": implementations,
+        "measurements": measurements,
+        "special_values": special_values,
+        "checks": checks,
+        "summary": {"verdict": verdict, "counts": counts, "stale_deviations": stale},
+        "timings": {impl: info.get("seconds") for impl, info in versions.items()},
+    }
+
+
+def _default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write(document: dict, path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, indent=1, sort_keys=False, default=_default, allow_nan=False)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read(path: str | Path) -> dict:
+    """Read a results file; ResultsError naming the file (and line) when it is unusable."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ResultsError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+    if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
+        raise ResultsError(f"{path}:1: not a results file of schema_version {SCHEMA_VERSION}")
+    for key in ("measurements", "special_values", "environment"):
+        if key not in document:
+            raise ResultsError(f"{path}:1: missing {key!r}")
+    return document
+
+
+def without_volatile(document: dict) -> dict:
+    return {k: v for k, v in document.items() if k not in VOLATILE_KEYS}

@@ -1,0 +1,167 @@
+"""Deliberately broken SELU implementations (and a correct one), for `python -m conformance
+check`: the gate must reject every mutant and accept `selu` / `selu_grad`.
+
+Each is a user function f(x: numpy.ndarray) -> numpy.ndarray, the way a kernel author would
+hand one to the suite. The correct one computes in a wider type and rounds once.
+"""
+
+import os
+import time
+
+import numpy as np
+
+LAM = "1.0507009873554804934193349852946"
+ALPHA = "1.6732632423543772848170429916717"
+LAM_ALPHA = "1.7580993408473768599402175208123"
+
+
+def _wide(x):
+    return np.longdouble if x.dtype == np.float64 else np.float64
+
+
+def _selu(x, lam=LAM, lam_alpha=LAM_ALPHA, expm1=np.expm1):
+    w = _wide(x)
+    xw = x.astype(w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        negative = np.where(xw > 0, w(0), xw)
+        y = np.where(xw > 0, w(lam) * xw, w(lam_alpha) * expm1(negative))
+        return y.astype(x.dtype)
+
+
+def _selu_grad(x, lam=LAM, lam_alpha=LAM_ALPHA):
+    w = _wide(x)
+    xw = x.astype(w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        negative = np.where(xw > 0, w(0), xw)
+        return np.where(xw > 0, w(lam), w(lam_alpha) * np.exp(negative)).astype(x.dtype)
+
+
+# -- the correct implementation ------------------------------------------------------------
+
+
+def selu(x):
+    return _selu(x)
+
+
+def selu_grad(x):
+    return _selu_grad(x)
+
+
+# -- mutants ---------------------------------------------------------------------------------
+
+
+def wrong_constant(x):
+    """α wrong in the fifth digit (1.67336 instead of 1.67326)."""
+    return _selu(x, lam_alpha=str(float(LAM) * 1.67336))
+
+
+def exp_minus_one(x):
+    """e^x - 1 instead of expm1, in float32 (float64 for float64 input): cancels for tiny |x|."""
+    w = np.float64 if x.dtype == np.float64 else np.float32
+    xw = x.astype(w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        negative = np.where(xw > 0, w(0), xw)
+        y = np.where(xw > 0, w(LAM) * xw, w(LAM_ALPHA) * (np.exp(negative) - w(1)))
+    return y.astype(x.dtype)
+
+
+def float32_constants(x):
+    """λ and λα rounded to float32, used for every dtype (float64 included)."""
+    return _selu(x, lam=repr(float(np.float32(LAM))), lam_alpha=repr(float(np.float32(LAM_ALPHA))))
+
+
+def grad_from_output(x):
+    """selu'(x) = selu(x) + λα for x < 0, from the output in x's precision: cancels where
+    selu(x) is close to -λα (large negative x)."""
+    y = selu(x)
+    lam_alpha = np.asarray(float(LAM_ALPHA)).astype(x.dtype)
+    lam = np.asarray(float(LAM)).astype(x.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(x > 0, lam, y + lam_alpha).astype(x.dtype)
+
+
+def tail_defect(x):
+    """Right in the body; the last n % 16 elements of a 1-d array take a cruder path."""
+    y = selu(x)
+    if x.ndim == 1 and x.size % 16:
+        tail = x.size - x.size % 16
+        crude = _selu(x[tail:].astype(np.float32), lam="1.0507", lam_alpha="1.7581")
+        y[tail:] = crude.astype(x.dtype)
+    return y
+
+
+def flush_subnormals(x):
+    """Subnormal results flushed to zero (keeping the sign)."""
+    y = selu(x)
+    y64 = y.astype(np.float64)
+    tiny = (y64 != 0) & (np.abs(y64) < _smallest_normal(x.dtype))
+    y[tiny] = np.copysign(0.0, y64[tiny]).astype(x.dtype)
+    return y
+
+
+def _smallest_normal(dtype) -> float:
+    import ml_dtypes
+
+    info = ml_dtypes.finfo(dtype) if dtype.name == "bfloat16" else np.finfo(dtype)
+    return float(info.smallest_normal)
+
+
+def nan_to_zero(x):
+    """NaN mapped to 0."""
+    y = selu(x)
+    y[np.isnan(y.astype(np.float64))] = 0
+    return y
+
+
+def negative_zero_lost(x):
+    """-0.0 turned into +0.0."""
+    y = selu(x)
+    y[y.astype(np.float64) == 0] = 0
+    return y
+
+
+def grad_zero_at_zero(x):
+    """A derivative of 0 at x = 0 (neither one-sided value)."""
+    g = selu_grad(x)
+    g[x.astype(np.float64) == 0] = 0
+    return g
+
+
+def grad_wrong_slope_tiny_positive(x):
+    """For tiny positive x the derivative takes the negative branch's slope λα·e^x."""
+    g = selu_grad(x)
+    x64 = x.astype(np.float64)
+    tiny = (x64 > 0) & (x64 < 1e-3)
+    g[tiny] = np.asarray(float(LAM_ALPHA)).astype(x.dtype)
+    return g
+
+
+def aborts(x):
+    """Kills its process (as a segfaulting kernel would)."""
+    os.abort()
+
+
+def hangs(x):
+    """Never returns."""
+    time.sleep(3600)
+    return selu(x)
+
+
+def wrong_shape(x):
+    """Returns a flattened array."""
+    return selu(x).reshape(-1)
+
+
+def wrong_dtype(x):
+    """Returns float64 whatever the input."""
+    return selu(x).astype(np.float64)
+
+
+def in_place(x):
+    """Writes its result into its input."""
+    x[...] = selu(x)
+    return x.copy()
+
+
+def returns_list(x):
+    return selu(x).tolist()

@@ -1,0 +1,119 @@
+"""Element-wise comparison: classes of special values apart, ulps against the exact value."""
+
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import reference
+from conformance.measure import compare, encoding_distance, hexf, summarize
+from reference import FLOAT16, FLOAT32
+
+
+def measure(x, got, fmt=FLOAT32, quantity="forward"):
+    x = np.asarray(x, dtype=fmt.dtype)
+    got = np.asarray(got, dtype=fmt.dtype)
+    expected = reference.evaluate(quantity, x)
+    return compare(got, expected.values, expected.residual, x, fmt), expected
+
+
+def test_ulp_error_is_measured_against_the_exact_value():
+    x = np.float32([-1.0, 1.0, 0.5])
+    exact = reference.evaluate("forward", x)
+    cmp, _ = measure(x, exact.values)
+    # The correctly rounded value is off the exact one by its residual, at most 1/2 ulp.
+    assert np.allclose(cmp.ulp, np.abs(exact.residual))
+    assert np.all(cmp.ulp <= 0.5)
+    one_up = np.nextafter(exact.values, np.float32(np.inf))
+    cmp, _ = measure(x, one_up)
+    assert np.allclose(cmp.ulp, np.abs(1 - exact.residual))
+
+
+def test_ulp_in_the_binade_below_a_power_of_two():
+    # An x whose exact selu lies just inside a power of two in magnitude and rounds out to
+    # it: the value next to it towards zero is half an ulp of the power away, so the error
+    # is counted in the binade below. selu(x) = -2^k on the negative branch has such x.
+    for k in range(-6, 1):
+        x0 = np.float32(np.log1p(-(2.0**k) / 1.7580993408473768))
+        xs = np.array([x0], np.float32) + np.arange(-64, 65, dtype=np.float32) * np.spacing(x0)
+        exact = reference.evaluate("forward", xs)
+        hits = np.flatnonzero((exact.values == np.float32(-(2.0**k))) & (exact.residual > 0))
+        if hits.size:
+            break
+    assert hits.size, "no x found"
+    i = int(hits[0])
+    power, residual = -(2.0**k), float(exact.residual[i])
+    inside = np.nextafter(np.float32(power), np.float32(0))
+    cmp, _ = measure([xs[i]], [inside])
+    exact_value = power + residual * 2.0**k * 2.0**-23
+    assert math.isclose(
+        cmp.ulp[0], abs(exact_value - float(inside)) / (2.0**k * 2.0**-24), rel_tol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "x,got,kind",
+    [
+        (np.nan, 0.0, "nan-not-propagated"),
+        (1.0, np.nan, "spurious-nan"),
+        (-0.0, 0.0, "signed-zero"),
+        (-1e-40, 0.0, "flush-to-zero"),
+        (-1e-30, 0.0, "spurious-zero"),
+        (3.3e38, 3.4e38, "overflow-missed"),
+        (1.0, np.inf, "spurious-inf"),
+        (0.0, 1e-45, "nonzero-for-zero"),
+        (-np.inf, np.inf, "spurious-inf"),
+    ],
+)
+def test_violation_kinds(x, got, kind):
+    cmp, _ = measure([x], [got])
+    assert cmp.kinds[kind][0]
+    assert sum(int(mask[0]) for mask in cmp.kinds.values()) == 1
+    assert np.isnan(cmp.ulp[0])  # never hidden in an ulp figure
+
+
+def test_exact_special_values_have_zero_error():
+    x = [np.nan, -0.0, 0.0, np.inf]
+    expected = reference.evaluate("forward", np.float32(x)).values
+    cmp, _ = measure(x, expected)
+    assert not cmp.violations().any() and np.all(cmp.ulp == 0)
+
+
+def test_summary_reports_the_worst_input_in_hex_and_the_first_violation():
+    x = np.float32([-1.0, 2.0, -0.0, -3.0])
+    expected = reference.evaluate("forward", x).values
+    got = expected.copy()
+    got[1] = np.nextafter(got[1], np.float32(np.inf))
+    got[3] = np.nextafter(np.nextafter(got[3], np.float32(0)), np.float32(0))
+    got[2] = 0.0
+    cmp, _ = measure(x, got)
+    s = summarize(x, got, expected, cmp)
+    assert s.worst_input == hexf(-3.0) and 1.5 < s.max_ulp < 2.5
+    assert s.violations == {"signed-zero": 1}
+    assert s.first_violation == {
+        "kind": "signed-zero",
+        "input": "-0x0.0p+0",
+        "output": "0x0.0p+0",
+        "expected": "-0x0.0p+0",
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32, np.float64])
+def test_encoding_distance(dtype):
+    a = np.array([1.0, -1.0, 0.0, 2.0], dtype=dtype)
+    b = np.array([1.0, -1.0, -0.0, 2.0], dtype=dtype)
+    up = np.array([float(np.nextafter(np.float64(1), 2))]).astype(dtype)
+    assert np.all(encoding_distance(a, b) == 0)
+    assert encoding_distance(np.array([1.0], dtype), up)[0] in (0, 1)
+    neg = np.array([-1.0], dtype)
+    pos = np.array([1.0], dtype)
+    assert encoding_distance(neg, pos)[0] == 2 * encoding_distance(np.array([0.0], dtype), pos)[0]
+
+
+def test_float16_measurement():
+    x = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    exact = reference.evaluate("forward", x)
+    cmp = compare(exact.values, exact.values, exact.residual, x, FLOAT16)
+    assert not cmp.violations().any()
+    assert np.nanmax(cmp.ulp) <= 0.5
