@@ -7,10 +7,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := constraints.txt $(wildcard requirements/*.txt)
 
-.PHONY: help setup test lint report bench-reference bench-quick clean
+.PHONY: help setup test test-self gate lint report bench-reference bench-quick clean
 
 help:
-	@echo "make test    lint and self-tests of the suite (and the conformance gate, once built)"
+	@echo "make test    lint, the suite's self-tests and the conformance gate (results/gate.json)"
 	@echo "make report  runs the suite and writes the comparison report"
 	@echo "make setup   creates .venv with every pinned dependency (done by the two above)"
 	@echo "make lint    ruff"
@@ -25,22 +25,31 @@ $(STAMP): $(REQS)
 
 setup: $(STAMP)
 
-test: setup lint
+# The self-tests of the suite's machinery, then the conformance gate over every pinned
+# implementation (results.json of the gate: results/gate.json).
+test: setup lint test-self gate
+
+test-self: setup
 	$(PY) -m pytest tests
+
+gate: setup
+	$(PY) -m pytest conformance --json results/gate.json
 
 lint: setup
 	$(VENV)/bin/ruff check reference conformance benchmarks tests
 	$(VENV)/bin/ruff format --check reference conformance benchmarks tests
 
-# Until the conformance gate and the report exist, `make report` shows the ground truth and
-# its speed, and says what is still to come.
+# Until the report exists, `make report` shows the ground truth, its speed and the gate's
+# findings, and says what is still to come.
 report: setup
 	$(PY) -m reference constants
 	$(PY) -m reference bench --repeat 3
 	@echo
-	@echo "Not built yet: the conformance gate over the frameworks (python -m conformance run),"
-	@echo "the exhaustive float32 sweeps, the asv benchmarks of the implementations, and the"
-	@echo "HTML/Markdown comparison report. Today: the reference above, and make test."
+	$(PY) -m conformance run --json results/results.json
+	@echo
+	@echo "Not built yet: the exhaustive float32 sweeps, the asv benchmarks of the"
+	@echo "implementations and the HTML/Markdown comparison report; today the report is"
+	@echo "results/results.json and the lines above."
 
 # Speed of the reference (target: 2^24 float32 inputs in at most 1 s).
 bench-reference: setup

@@ -11,6 +11,7 @@ left for a person to write, from the framework's source: the draft does not know
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections import defaultdict
@@ -69,23 +70,23 @@ def draft(document: dict, versions: dict[str, str]) -> str:
     lines = []
     for (version_range, quantity, check, bounds, kinds, cases), impls in merged.items():
         lines.append("[[deviation]]")
-        lines.append(f"impl = {impls[0]!r}" if len(impls) == 1 else f"impl = {impls!r}")
+        lines.append(f"impl = {json.dumps(impls[0] if len(impls) == 1 else impls)}")
         lines.append(f'versions = "{version_range}"')
-        lines.append(f"dtypes = {[d for d, _ in bounds]!r}")
+        lines.append(f"dtypes = {json.dumps([d for d, _ in bounds])}")
         if quantity:
-            lines.append(f"quantities = [{quantity!r}]")
-        lines.append(f"checks = [{check!r}]")
+            lines.append(f'quantities = ["{quantity}"]')
+        lines.append(f'checks = ["{check}"]')
         if any(v for _, v in bounds):
             table = ", ".join(f"{d} = {v:g}" for d, v in bounds)
             lines.append(f"max_ulp = {{ {table} }}")
         if kinds:
-            lines.append(f"kinds = {list(kinds)!r}")
+            lines.append(f"kinds = {json.dumps(list(kinds))}")
         if cases:
-            lines.append(f"cases = {list(cases)!r}")
+            lines.append(f"cases = {json.dumps(list(cases), ensure_ascii=False)}")
         lines.append('cause = "TODO"')
         lines.append('issue = ""')
         lines.append("")
-    return "\n".join(lines).replace("'", '"')
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:

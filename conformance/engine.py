@@ -30,7 +30,7 @@ import numpy as np
 import reference
 from reference import format_of
 
-from . import inputs, layout
+from . import inputs, layout, views
 from .measure import (
     as_float64,
     bitwise_differences,
@@ -73,7 +73,7 @@ class Target:
 
     @classmethod
     def of(cls, spec: Spec) -> Target:
-        eager = spec.eager and spec.eager.split("/")[1] if spec.eager else None
+        eager = spec.eager.split("/")[1] if spec.eager else None  # a variant of the module
         env = dict(spec.env)
         if spec.module == "tensorflow_impl":
             env.setdefault("KERAS_BACKEND", "tensorflow")
@@ -271,12 +271,12 @@ class _Context:
             raise _CallFailed(kind, f"the implementation {error}") from None
         outputs = []
         for (array, view), result in zip(items, results, strict=True):
-            where = f"for a {_views_describe(array, view)}"
+            where = f"for a {views.describe(array, view)}"
             if result.error is not None:
                 raise _CallFailed("error", f"raised {result.error} {where}")
             if result.modified:
                 raise _CallFailed("modified-input", f"modified its input {where}")
-            expected_shape = _shape(array, view)
+            expected_shape = views.shape_of(array, view)
             if result.output.dtype != array.dtype:
                 raise _CallFailed("wrong-dtype", f"returned {result.output.dtype} {where}")
             if result.output.shape != expected_shape:
@@ -363,7 +363,8 @@ class _Context:
         findings.append(self.special())
         findings.append(self.layout())
         set_name, (x, out) = next(iter(accuracy_outputs.items()))
-        if self.target.user is None:  # a user's numpy function has no thread pool of ours
+        # The intra-op thread pool is the CPU's; a user's numpy function has none of ours.
+        if self.target.user is None and self.device == "cpu":
             findings.append(self.threads(x, out))
         if self.target.eager:
             findings.append(self.eager_vs_compiled(x, out))
@@ -540,18 +541,6 @@ class _Context:
             f"compiled, against eager {self.target.eager}", x, None, np.arange(x.size)
         )
         return self._self_comparison(check, x, eager, [variant], [compiled])
-
-
-def _views_describe(array, view) -> str:
-    from . import views
-
-    return views.describe(array, view)
-
-
-def _shape(array, view) -> tuple:
-    from . import views
-
-    return views.shape_of(array, view)
 
 
 _ORDER = {"pass": 0, "known-deviation": 1, "fail": 2}

@@ -49,7 +49,8 @@ def _cases(config) -> list[Case]:
         for device in devices:
             for dtype in [d for d in spec.dtypes if not dtypes or d in dtypes]:
                 for quantity in spec.quantities:
-                    checks = [*accuracy_set_names(dtype), "special", "layout", "threads"]
+                    checks = [*accuracy_set_names(dtype), "special", "layout"]
+                    checks += ["threads"] if device == "cpu" else []
                     checks += ["eager-vs-compiled"] if spec.eager else []
                     cases += [Case(spec, device, dtype, quantity, c, skip) for c in checks]
             cases.append(Case(spec, device, "all", None, "dtype", skip))

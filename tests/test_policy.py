@@ -148,3 +148,24 @@ def test_unknown_profile_and_missing_file(tmp_path):
         policy.profile("lax")
     with pytest.raises(PolicyError, match="cannot read"):
         policy_module.load(tmp_path / "absent.toml")
+
+
+def test_impl_lists_and_bounds_per_dtype(tmp_path):
+    text = PROFILES + DEVIATION.replace(
+        'impl = "torch/functional"', 'impl = ["torch/module", "torch/functional"]'
+    ).replace('dtypes = ["float64"]', 'dtypes = ["float32", "float64"]').replace(
+        "max_ulp = 3.0", "max_ulp = { float32 = 2.5, float64 = 4.0 }"
+    )
+    policy = policy_module.load(write(tmp_path, text))
+    assert judge(policy, dtype="float64", max_ulp=3.5).verdict == "known-deviation"
+    assert judge(policy, dtype="float32", max_ulp=3.5).verdict == "fail"
+    assert judge(policy, dtype="float32", max_ulp=2.4).verdict == "known-deviation"
+
+
+def test_every_recorded_deviation_of_the_suite_says_why():
+    policy = policy_module.load()
+    assert policy.deviations
+    for deviation in policy.deviations:
+        assert len(deviation.cause) > 40, deviation.line
+        assert deviation.issue == "" or deviation.issue.startswith("https://github.com/")
+        assert deviation.max_ulp is not None or deviation.kinds, deviation.line
