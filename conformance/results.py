@@ -148,6 +148,7 @@ def write(document: dict, path: str | Path) -> Path:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text + "\n")
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the results from others
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
