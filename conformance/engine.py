@@ -185,7 +185,13 @@ class Engine:
                     "load",
                     "fail",
                     f"{target.id}: {error}",
-                    {"error": str(error)},
+                    {
+                        "impl": target.id,
+                        "device": device,
+                        "check": "load",
+                        "error": str(error),
+                        "verdict": "fail",
+                    },
                 )
             ]
         version = info["version"]
