@@ -151,6 +151,17 @@ def accuracy_set_names(dtype_name: str) -> tuple[str, ...]:
 
 
 def accuracy_sets(dtype_name: str) -> dict[str, np.ndarray]:
-    """The input sets of the accuracy check of a dtype, by name."""
+    """The input sets of the accuracy check of a dtype, by name (read-only arrays)."""
+    return dict(_accuracy_sets(dtype_name))
+
+
+@functools.cache
+def _accuracy_sets(dtype_name: str) -> tuple[tuple[str, np.ndarray], ...]:
+    # Built once per dtype: every implementation, quantity and layout check reads them.
     make = {"exhaustive": exhaustive, "sampled": sampled}
-    return {name: make[name](dtype_name) for name in accuracy_set_names(dtype_name)}
+    sets = []
+    for name in accuracy_set_names(dtype_name):
+        x = make[name](dtype_name)
+        x.flags.writeable = False
+        sets.append((name, x))
+    return tuple(sets)
