@@ -334,8 +334,9 @@ class _Context:
         right = reference.evaluate(self.quantity, x.ravel()[zeros], at_zero="right")
         return left, (zeros, right)
 
-    def comparison(self, x, got, set_name):
-        left, right = self.expected(set_name, x)
+    def comparison(self, x, got, left, right):
+        """Compare `got` with the expected values (left, right) of `expected`: at x = ±0 the
+        one-sided value that fits better counts."""
         result = compare(got, left.values, left.residual, x, self.fmt)
         expected = as_float64(left.values).ravel().copy()
         if right is not None and right[0].any():
@@ -385,7 +386,7 @@ class _Context:
             finding = self.finding_from_failure(check, failure, input_set=set_name)
             finding.finding_id = tid
             return finding, None
-        cmp, expected = self.comparison(x, got, set_name)
+        cmp, expected = self.comparison(x, got, *self.expected(set_name, x))
         summary = summarize(x, got, expected, cmp)
         verdict = self.judge(check, summary.max_ulp, summary.violations, self.bound)
         record = self.base_record(input_set=set_name, **summary.as_dict())
@@ -418,8 +419,8 @@ class _Context:
             (got,) = self.call([(x, None)])
         except _CallFailed as failure:
             return self.finding_from_failure(check, failure)
-        cmp, _ = self.comparison(x, got, "special")
         left, right = self.expected("special", x)
+        cmp, _ = self.comparison(x, got, left, right)
         x64, g64 = as_float64(x), as_float64(got)
         exp_left = as_float64(left.values)
         right_values = (
