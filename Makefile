@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := constraints.txt $(wildcard requirements/*.txt)
 
-.PHONY: help setup test test-self gate lint report bench-reference bench-quick clean
+.PHONY: help setup test test-self gate lint report bench-reference bench-quick sweep sweep-verify clean
 
 help:
 	@echo "make test    lint, the suite's self-tests and the conformance gate (results/gate.json)"
@@ -15,6 +15,9 @@ help:
 	@echo "make setup   creates .venv with every pinned dependency (done by the two above)"
 	@echo "make lint    ruff"
 	@echo "make bench-reference, make bench-quick   speed of the reference; asv, once each"
+	@echo "make sweep   every float32 input of every implementation, forward and derivative,"
+	@echo "             and a float64 worst-case search (results/sweeps.json, results/worst/)"
+	@echo "make sweep-verify   the sweep of -0..-2^-95 against an independent check"
 
 # The stamp is rebuilt when the pins change, so a framework upgrade reaches .venv.
 $(STAMP): $(REQS)
@@ -47,9 +50,9 @@ report: setup
 	@echo
 	$(PY) -m conformance run --json results/results.json
 	@echo
-	@echo "Not built yet: the exhaustive float32 sweeps, the asv benchmarks of the"
-	@echo "implementations and the HTML/Markdown comparison report; today the report is"
-	@echo "results/results.json and the lines above."
+	@echo "Not built yet: the asv benchmarks of the implementations and the HTML/Markdown"
+	@echo "comparison report; today the report is results/results.json and the lines above"
+	@echo "(and results/sweeps.json, from \`make sweep\`)."
 
 # Speed of the reference (target: 2^24 float32 inputs in at most 1 s).
 bench-reference: setup
@@ -59,6 +62,17 @@ bench-reference: setup
 bench-quick: setup
 	$(VENV)/bin/asv machine --yes >/dev/null
 	$(VENV)/bin/asv run --quick --show-stderr --environment existing:$(CURDIR)/$(PY)
+
+# Every available implementation, forward and derivative: all 2^32 float32 inputs each,
+# and the float64 worst-case search. Resumable: run it again after an interruption.
+sweep: setup
+	$(PY) -m conformance sweep --all --json results/sweeps.json
+
+# The sweep of 0x80000000..0x90000000 (-0 down to -2^-95) for torch/functional, forward
+# and derivative, against tests/independent_sweep.py (longdouble and MPFR, no reference).
+sweep-verify: setup
+	SWEEP_VERIFY_RANGE=0x80000000:0x90000000 $(PY) -m pytest -s tests/test_sweep.py \
+	  -k independent
 
 clean:
 	rm -rf $(VENV) .tox .pytest_cache .ruff_cache .asv

@@ -1,4 +1,6 @@
-"""python -m conformance list | run | check
+"""python -m conformance list | run | check | sweep
+
+`sweep` lives in sweep/command.py.
 
 Exit status: 0 conformant (or only recorded known deviations), 1 a violation or a
 regression, 2 a usage or configuration error (one line on stderr, never a traceback).
@@ -78,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     common(p, "MODULE:FUNCTION computing selu elementwise on a numpy array")
     p.add_argument("--grad", default=None, help="MODULE:FUNCTION computing its derivative")
     p.set_defaults(run=cmd_check)
+
+    from .sweep.command import add_parser as add_sweep
+
+    add_sweep(sub, UsageError)
     return parser
 
 

@@ -1,7 +1,8 @@
 """The measurement engine: runs every check of one implementation on one device.
 
-One engine serves pytest (`conformance/test_gate.py`), the CLI (`run`, `check`) and, later,
-the sweeps. For each dtype and quantity it produces `Finding`s, each with a verdict from the
+One engine serves pytest (`conformance/test_gate.py`) and the CLI (`run`, `check`); the
+sweeps (`sweep/`) share its measurement (`measure.py`), workers and policy. For each dtype
+and quantity it produces `Finding`s, each with a verdict from the
 policy, a message a person can act on (input in hex, output, expected, ulps, a one-line
 reproducer) and the record that goes into results.json:
 
@@ -34,7 +35,7 @@ from . import inputs, layout, views
 from .measure import (
     as_float64,
     bitwise_differences,
-    compare,
+    compare_one_sided,
     encoding_distance,
     hexf,
     round_significant,
@@ -144,12 +145,26 @@ class Engine:
 
     # -- workers -----------------------------------------------------------------------
 
-    def worker(self, target: Target, threads: int | None = None) -> Worker:
+    def worker(
+        self, target: Target, threads: int | None = None, dtype: str | None = None
+    ) -> Worker:
         """The worker of the target's module (shared by its variants); others are closed,
-        so that one framework at a time holds memory and threads."""
-        key = (target.module, tuple(sorted(target.env.items())), threads, target.user)
+        so that one framework at a time holds memory and threads.
+
+        A compiled variant gets a fresh worker per dtype (`dtype`): what torch.compile
+        generates for float32 depends on what the process compiled before (after the
+        float16 and bfloat16 checks its vectorised loop has expm1; compiled first, exp(x)
+        - 1), and a dtype's verdict must not depend on which dtypes were checked before.
+        """
+        dtype = dtype if target.eager else None
+        key = (target.module, tuple(sorted(target.env.items())), threads, target.user, dtype)
         if key not in self._workers:
-            for other in [k for k in self._workers if k[0] != target.module or k[3] != target.user]:
+            stale = [
+                k
+                for k in self._workers
+                if k[0] != target.module or k[3] != target.user or k[4] != dtype
+            ]
+            for other in stale:
                 self._workers.pop(other).close()
             self._workers[key] = Worker(
                 target.module, target.env, threads, target.user, self.timeout
@@ -269,7 +284,7 @@ class _Context:
 
     def call(self, items: list, variant: str | None = None, threads: int | None = None) -> list:
         """Outputs for (array, view) items; _CallFailed on the first bad one."""
-        worker = self.engine.worker(self.target, threads)
+        worker = self.engine.worker(self.target, threads, self.dtype)
         try:
             results = worker.call(variant or self.target.variant, self.quantity, self.device, items)
         except WorkerError as error:
@@ -296,7 +311,7 @@ class _Context:
     def snippet(self, x_hex: str) -> str:
         if x_hex not in self._snippets:
             try:
-                self._snippets[x_hex] = self.engine.worker(self.target).snippet(
+                self._snippets[x_hex] = self.engine.worker(self.target, dtype=self.dtype).snippet(
                     self.target.variant, self.quantity, self.dtype, self.device, x_hex
                 )
             except WorkerError:
@@ -335,28 +350,8 @@ class _Context:
         return left, (zeros, right)
 
     def comparison(self, x, got, left, right):
-        """Compare `got` with the expected values (left, right) of `expected`: at x = ±0 the
-        one-sided value that fits better counts."""
-        result = compare(got, left.values, left.residual, x, self.fmt)
-        expected = as_float64(left.values).ravel().copy()
-        if right is not None and right[0].any():
-            zeros, evaluation = right
-            other = compare(
-                got.ravel()[zeros],
-                evaluation.values,
-                evaluation.residual,
-                x.ravel()[zeros],
-                self.fmt,
-            )
-            better = ~other.violations() & (
-                np.nan_to_num(other.ulp, nan=np.inf) < np.nan_to_num(result.ulp[zeros], nan=np.inf)
-            )
-            idx = np.flatnonzero(zeros)[better]
-            result.ulp[idx] = other.ulp[better]
-            for kind, mask in result.kinds.items():
-                mask[idx] = other.kinds[kind][better]
-            expected[idx] = as_float64(evaluation.values)[better]
-        return result, expected
+        """`measure.compare_one_sided` of `got` with the expected values of `expected`."""
+        return compare_one_sided(x, got, left, right, self.fmt)
 
     # -- checks ------------------------------------------------------------------------
 

@@ -95,15 +95,7 @@ def compare(
     measurable = np.isfinite(g) & np.isfinite(e) & ~kinds["signed-zero"]
     measurable &= ~kinds["flush-to-zero"] & ~kinds["spurious-zero"] & ~kinds["nonzero-for-zero"]
     errors = np.full(g.shape, np.nan)
-    with np.errstate(invalid="ignore", over="ignore"):
-        spacing = ulp(e, fmt)
-        # In units of ulp(expected): computed - expected - residual = computed - exact.
-        d = (g - e) / spacing - np.where(np.isnan(r), 0.0, r)
-        # exact just below a power of two lies in the binade below, of half the spacing.
-        mantissa = np.frexp(e)[0]
-        lower = (np.abs(mantissa) == 0.5) & (np.abs(e) > fmt.smallest_normal) & (r * np.sign(e) < 0)
-        d = np.where(lower, 2 * d, d)
-    errors[measurable] = np.minimum(np.abs(d[measurable]), np.finfo(np.float64).max)
+    errors[measurable] = ulp_error(g[measurable], e[measurable], r[measurable], fmt)
     # Both zero with the right sign, both NaN, the same infinity: exact.
     exact_special = (
         (g_nan & e_nan)
@@ -112,6 +104,50 @@ def compare(
     )
     errors[exact_special] = 0.0
     return Comparison(errors, {k: m for k, m in kinds.items()})
+
+
+def ulp_error(g: np.ndarray, e: np.ndarray, r: np.ndarray, fmt: Format) -> np.ndarray:
+    """|computed - exact| in ulps of the exact value, for finite float64 arrays `g`
+    (computed) and `e` (expected, a value of `fmt`) of the same class, with exact = e +
+    r·ulp(e) (r NaN counts as 0)."""
+    e = np.ascontiguousarray(e, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        spacing = ulp(e, fmt)
+        # In units of ulp(expected): computed - expected - residual = computed - exact.
+        d = (g - e) / spacing - np.where(np.isnan(r), 0.0, r)
+        # exact just below a power of two lies in the binade below, of half the spacing.
+        power_of_two = (e.view(np.uint64) & np.uint64((1 << 52) - 1)) == 0
+        lower = power_of_two & (np.abs(e) > fmt.smallest_normal) & (r * np.sign(e) < 0)
+        d = np.where(lower, 2 * d, d)
+        return np.minimum(np.abs(d), np.finfo(np.float64).max)
+
+
+def compare_one_sided(x, got, left, right, fmt: Format) -> tuple[Comparison, np.ndarray]:
+    """Compare `got` with the reference where the derivative at x = ±0 may take either
+    one-sided value: `left` is the reference Evaluation (left-hand value at zero), `right`
+    None or (zeros, Evaluation of the right-hand values at x[zeros]). At each zero the
+    side that fits better counts. Returns the comparison and the expected values (float64,
+    flat) it was made against."""
+    result = compare(got, left.values, left.residual, x, fmt)
+    expected = as_float64(left.values).ravel().copy()
+    if right is not None and right[0].any():
+        zeros, evaluation = right
+        other = compare(
+            np.asarray(got).ravel()[zeros],
+            evaluation.values,
+            evaluation.residual,
+            np.asarray(x).ravel()[zeros],
+            fmt,
+        )
+        better = ~other.violations() & (
+            np.nan_to_num(other.ulp, nan=np.inf) < np.nan_to_num(result.ulp[zeros], nan=np.inf)
+        )
+        idx = np.flatnonzero(zeros)[better]
+        result.ulp[idx] = other.ulp[better]
+        for kind, mask in result.kinds.items():
+            mask[idx] = other.kinds[kind][better]
+        expected[idx] = as_float64(evaluation.values)[better]
+    return result, expected
 
 
 @dataclass

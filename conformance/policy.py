@@ -12,7 +12,9 @@
     devices = ["cpu"]                which devices ("*" = all; the default)
     dtypes = ["float32"]             which dtypes (default all)
     quantities = ["forward"]         forward, gradient (default both)
-    checks = ["accuracy"]            accuracy, special, layout, threads, eager-vs-compiled
+    checks = ["accuracy"]            accuracy, special, layout, threads, eager-vs-compiled,
+                                     sweep (every input of float16, bfloat16, float32, and
+                                     the float64 worst-case search: `conformance sweep`)
     max_ulp = 1.5e7                  the observed bound (accuracy: ulps against the exact
                                      value; layout and the like: ulps between two outputs),
                                      or a table by dtype: {float32 = 1.5e7, float64 = 8e15}
@@ -42,7 +44,7 @@ from .registry import ALL_DTYPES, BY_ID, QUANTITIES
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.toml"
 DEFAULT_PROFILE = "strict"
-CHECKS = ("accuracy", "special", "layout", "threads", "eager-vs-compiled")
+CHECKS = ("accuracy", "special", "layout", "threads", "eager-vs-compiled", "sweep")
 FAILURE_KINDS = ("error", "crash", "timeout", "wrong-dtype", "wrong-shape", "modified-input")
 
 

@@ -141,13 +141,22 @@ def _default(value):
 
 def write(document: dict, path: str | Path) -> Path:
     """Write atomically: a temporary file in the same folder, then a rename."""
+    text = json.dumps(document, indent=1, sort_keys=False, default=_default, allow_nan=False)
+    return write_atomic(path, text + "\n")
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` so that readers (and a later run, after a kill -9 at any
+    moment) see the old file or the new one, never a part: a temporary file in the same
+    folder, flushed to disk, then renamed over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document, indent=1, sort_keys=False, default=_default, allow_nan=False)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(text + "\n")
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the results from others
         os.replace(temporary, path)
     except BaseException:
@@ -177,3 +186,45 @@ def read(path: str | Path) -> dict:
 
 def without_volatile(document: dict) -> dict:
     return {k: v for k, v in document.items() if k not in VOLATILE_KEYS}
+
+
+def merge_measurement(
+    path: str | Path,
+    record: dict,
+    timing: dict,
+    info: dict,
+    profile: str,
+    policy_path: Path,
+) -> dict:
+    """Add a sweep's measurement to the results file at `path` (created if missing),
+    replacing an earlier one of the same implementation, device, dtype, quantity and input
+    set; the summary's counts and verdict are recomputed. Returns the document written."""
+    path = Path(path)
+    impl = record["impl"]
+    if path.exists():
+        document = read(path)
+    else:
+        document = build([], {}, profile, policy_path, {})
+    key = ("impl", "device", "dtype", "quantity", "input_set")
+    document["measurements"] = [
+        m for m in document["measurements"] if [m.get(k) for k in key] != [record[k] for k in key]
+    ] + [record]
+    if not any(entry.get("id") == impl for entry in document.get("implementations", [])):
+        entry = {"id": impl, "available": True, "version": info.get("version")}
+        entry["devices"] = info.get("devices", [])
+        document.setdefault("implementations", []).append(entry)
+    devices = set(document["environment"].get("devices", [])) | set(info.get("devices", []))
+    document["environment"]["devices"] = sorted(devices)
+    name = "-".join(str(record[k]) for k in key)
+    document.setdefault("timings", {}).setdefault("sweeps", {})[name] = timing
+    counts = {"pass": 0, "known-deviation": 0, "fail": 0}
+    for r in document["measurements"] + document.get("checks", []):
+        if r.get("verdict") in counts:
+            counts[r["verdict"]] += 1
+    verdict = (
+        "fail" if counts["fail"] else "known-deviation" if counts["known-deviation"] else "pass"
+    )
+    document.setdefault("summary", {}).update({"verdict": verdict, "counts": counts})
+    document["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    write(document, path)
+    return document

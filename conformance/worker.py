@@ -10,6 +10,10 @@ worker, which is reported and replaced, and the run goes on. The parent (`Worker
     child -> parent   one {"index": i, "output": array | None, "error": str | None,
                       "modified": bool} per item, as each is done
     parent -> child   {"op": "snippet", ...} -> {"snippet": str}
+    parent -> child   {"op": "sweep", "members": [(module, variant)], "quantity", "device",
+                      "dtype", "start", "stop"} -> {"summaries": {i: dict}, "errors": {i:
+                      str}}: one chunk of an exhaustive sweep, built and measured in the
+                      child for each member (`sweep/chunk.py`)
 
 Each item is an array plus a *view* recipe (`views.apply`), applied in the child, because
 pickling an array makes it contiguous: strided, transposed and offset inputs must be made
@@ -201,6 +205,25 @@ class Worker:
             results.append(ItemResult(reply["output"], reply["error"], reply["modified"]))
         return results
 
+    def sweep(self, members, quantity, device, dtype, start: int, stop: int) -> dict:
+        """Measure the bit patterns [start, stop) in the child, for each (module, variant)
+        of `members` (modules other than the worker's own are loaded beside it): {"summaries":
+        {i: Summary as JSON}, "errors": {i: why member i failed on them}}. WorkerError on a
+        crash or a hang, as for `call`."""
+        if not self.alive:
+            self.start()
+        message = {
+            "op": "sweep",
+            "members": [list(m) for m in members],
+            "threads": self.threads,
+            "quantity": quantity,
+            "device": device,
+            "dtype": dtype,
+            "start": start,
+            "stop": stop,
+        }
+        return self._request(message, self.timeout)
+
     def snippet(self, variant, quantity, dtype, device, x_hex) -> str:
         if not self.alive:
             self.start()
@@ -281,6 +304,8 @@ def _serve(conn_in: Connection, conn_out: Connection) -> None:
                 continue
             for array, view in message["items"]:
                 conn_out.send(_call_one(function, array, view))
+        elif op == "sweep":
+            conn_out.send(_sweep_chunk(module, message))
         elif op == "snippet":
             try:
                 text = module.snippet(
@@ -293,6 +318,50 @@ def _serve(conn_in: Connection, conn_out: Connection) -> None:
             except Exception:
                 text = ""
             conn_out.send({"snippet": text})
+
+
+_EXTRA_MODULES: dict = {}
+
+
+def _member_module(module, name: str, threads):
+    """The framework module `name`: the worker's own, or another loaded beside it (a sweep
+    of several implementations shares one worker and one reference evaluation)."""
+    if name == module.__name__.rsplit(".", 1)[-1]:
+        return module
+    if name not in _EXTRA_MODULES:
+        _EXTRA_MODULES[name] = _load({"module": name, "threads": threads})
+    return _EXTRA_MODULES[name]
+
+
+def _sweep_chunk(module, message: dict) -> dict:
+    from reference import fast
+
+    from .sweep import chunk
+
+    fast.set_threads(1)  # one worker per core already
+    functions, errors = [], {}
+    for i, (name, variant) in enumerate(message["members"]):
+        try:
+            member = _member_module(module, name, message.get("threads"))
+            functions.append(member.build(variant, message["quantity"], message["device"]))
+        except Exception as error:
+            errors[i] = f"cannot build the function: {_one_line(error)}"
+            functions.append(None)
+    live = [i for i, f in enumerate(functions) if f is not None]
+    outcomes = chunk.measure_many(
+        [functions[i] for i in live],
+        message["dtype"],
+        message["quantity"],
+        message["start"],
+        message["stop"],
+    )
+    summaries = {}
+    for i, outcome in zip(live, outcomes, strict=True):
+        if isinstance(outcome, chunk.ChunkError):
+            errors[i] = str(outcome)
+        else:
+            summaries[i] = outcome.as_json()
+    return {"summaries": summaries, "errors": errors}
 
 
 def _call_one(function, array: np.ndarray, view) -> dict:

@@ -43,6 +43,14 @@ RELATIVE_BOUND = 2.0**-44
 MARGIN = 2 * int(RELATIVE_BOUND * 2**53)
 #: Elements per work item: the temporaries of one chunk stay in the CPU's cache.
 CHUNK = 1 << 15
+_threads = os.cpu_count() or 1
+
+
+def set_threads(n: int | None) -> None:
+    """Threads the fast path may use (default: every core; None restores that). Processes
+    that already run one per core, such as the exhaustive sweeps' workers, ask for 1."""
+    global _threads
+    _threads = max(1, n) if n else (os.cpu_count() or 1)
 
 
 def _constants64() -> tuple[float, float]:
@@ -97,10 +105,10 @@ def certified(
             kept[chunk] = y
 
     starts = range(0, x.size, CHUNK)
-    if len(starts) <= 1:
+    if len(starts) <= 1 or _threads == 1:
         for start in starts:
             work(start)
     else:
-        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        with ThreadPoolExecutor(max_workers=_threads) as pool:
             list(pool.map(work, starts))
     return out, ok, kept

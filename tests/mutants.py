@@ -165,3 +165,11 @@ def in_place(x):
 
 def returns_list(x):
     return selu(x).tolist()
+
+
+def aborts_on_some(x):
+    """Correct, except that it kills its process when an input lies in [1.5, 1.75)."""
+    with np.errstate(invalid="ignore"):
+        if np.any((x >= 1.5) & (x < 1.75)):
+            os.abort()
+    return selu(x)

@@ -84,3 +84,23 @@ def test_a_framework_module_reports_version_and_devices():
         assert worker.info["version"] == np.__version__
         assert worker.info["devices"] == ["cpu"]
         assert worker.info["python"] == sys.version.split()[0]
+
+
+def test_compiled_variants_get_a_fresh_worker_per_dtype():
+    """What torch.compile generates depends on what its process compiled before, so the
+    engine gives a compiled variant one worker per dtype (and eager ones one for all)."""
+    from conformance import policy
+    from conformance.engine import Engine, Target
+    from conformance.registry import lookup
+
+    p = policy.load()
+    engine = Engine(p, p.profile(None))
+    try:
+        compiled, eager = Target.of(lookup("torch/compile")), Target.of(lookup("torch/functional"))
+        first = engine.worker(compiled, dtype="float16")
+        assert engine.worker(compiled, dtype="float16") is first
+        assert engine.worker(compiled, dtype="float32") is not first
+        plain = engine.worker(eager, dtype="float16")
+        assert engine.worker(eager, dtype="float32") is plain
+    finally:
+        engine.close()

@@ -1,0 +1,381 @@
+"""`python -m conformance sweep`: the command line of the sweeps.
+
+    sweep --impl ID|MODULE:FUNCTION [--dtype float32] [--quantity forward|gradient]
+          [--device cpu] [--start 0xHEX --stop 0xHEX] [--jobs N] [--json PATH]
+    sweep --all                     every available implementation and quantity
+    sweep --impl ... --dtype float64 [--samples N] [--seed S]    worst-case search
+    sweep --impl ... --replay FILE  the inputs of a worst-case file, measured again
+
+float16, bfloat16 and float32 are swept exhaustively; float64 is searched. The result is
+merged into --json (default results/sweeps.json) as a measurement with input_set
+"exhaustive" (or "exhaustive[start,stop)", "worst-case search", "replay NAME"); the
+search's worst inputs also go to results/worst/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reference import format_of
+
+from .. import results
+from ..engine import Target
+from ..frameworks.user_impl import parse as parse_user_spec
+from ..measure import round_significant
+from ..registry import BY_ID, SPECS, lookup
+from ..worker import Worker, WorkerError
+from . import float64
+from .checkpoint import CheckpointError
+from .run import CHUNK, Sweep, SweepError, record, run, run_group
+
+DEFAULT_JSON = Path("results") / "sweeps.json"
+WORST_DIR = Path("results") / "worst"
+SWEPT = ("float16", "bfloat16", "float32")
+
+
+def add_parser(sub, usage_error) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="every float32 (float16, bfloat16) input, or a float64 worst-case search",
+    )
+    p.add_argument("--impl", default=None, help="implementation id or MODULE:FUNCTION")
+    p.add_argument(
+        "--all", action="store_true", help="every available implementation, both quantities"
+    )
+    p.add_argument("--dtype", default=None, help="float32 (default), float16, bfloat16, float64")
+    p.add_argument("--quantity", choices=("forward", "gradient"), default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--start", default=None, help="first bit pattern, hex (default 0)")
+    p.add_argument("--stop", default=None, help="end of the range, hex (default: all)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument("--json", default=None, help=f"results file to merge into ({DEFAULT_JSON})")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--policy", default=None)
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds one chunk may take")
+    p.add_argument("--chunk", type=int, default=CHUNK, help=f"inputs per chunk ({CHUNK})")
+    p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: .cache)")
+    p.add_argument(
+        "--fresh", action="store_true", help="discard the checkpoint and measure everything"
+    )
+    p.add_argument("--samples", type=int, default=float64.SAMPLES, help="float64: per binade")
+    p.add_argument("--seed", type=int, default=float64.SEED, help="float64: search seed")
+    p.add_argument("--replay", default=None, help="measure the inputs of a worst-case file")
+    p.add_argument("--quiet", action="store_true", help="no progress")
+    p.set_defaults(run=lambda args: cmd_sweep(args, usage_error))
+
+
+def _hex(text: str | None, default: int, name: str, limit: int, usage_error) -> int:
+    if text is None:
+        return default
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise usage_error(f"--{name} {text!r} is not a hexadecimal integer") from None
+    if not 0 <= value <= limit:
+        raise usage_error(f"--{name} {text} is outside 0x0..{limit:#x}")
+    return value
+
+
+def _target(impl: str, quantity: str, usage_error) -> Target:
+    if ":" in impl:
+        try:
+            parse_user_spec(impl)
+        except ValueError as error:
+            raise usage_error(str(error)) from None
+        forward = impl if quantity == "forward" else None
+        return Target.user_function(forward or impl, impl if quantity == "gradient" else None, [])
+    try:
+        spec = lookup(impl)
+    except ValueError as error:
+        raise usage_error(str(error)) from None
+    why = spec.unavailable()
+    if why:
+        raise usage_error(f"{impl} cannot run here: {why}")
+    if quantity not in spec.quantities:
+        raise usage_error(f"{impl} has no {quantity} (it computes {', '.join(spec.quantities)})")
+    return Target.of(spec)
+
+
+def cmd_sweep(args, usage_error) -> int:
+    from ..cli import _load_policy
+
+    policy, profile = _load_policy(args)
+    if args.all == bool(args.impl):
+        raise usage_error("give --impl ID (or MODULE:FUNCTION), or --all")
+    if args.all:
+        return _sweep_all(args, policy, profile, usage_error)
+    dtype = args.dtype or "float32"
+    if dtype not in (*SWEPT, "float64"):
+        raise usage_error(f"--dtype {dtype!r}: one of {', '.join((*SWEPT, 'float64'))}")
+    quantity = args.quantity or "forward"
+    target = _target(args.impl, quantity, usage_error)
+    if args.impl in BY_ID and dtype not in BY_ID[args.impl].dtypes:
+        raise usage_error(f"{args.impl} does not support {dtype}")
+    return _one(args, target, dtype, quantity, policy, profile, usage_error)
+
+
+def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
+    if args.replay or dtype == "float64":
+        return _search(args, target, dtype, quantity, policy, profile, usage_error)
+    bits = format_of(dtype).bits
+    start = _hex(args.start, 0, "start", 1 << bits, usage_error)
+    stop = _hex(args.stop, 1 << bits, "stop", 1 << bits, usage_error)
+    if start >= stop:
+        raise usage_error(f"--start {start:#x} is not below --stop {stop:#x}")
+    if args.jobs < 1 or args.chunk < 1:
+        raise usage_error("--jobs and --chunk must be positive")
+    sweep = Sweep(
+        target, args.device, dtype, quantity, start, stop, args.chunk, args.jobs, args.timeout
+    )
+    try:
+        outcome = run(
+            sweep,
+            Path(args.checkpoint) if args.checkpoint else None,
+            progress=not args.quiet,
+            fresh=args.fresh,
+        )
+    except (SweepError, CheckpointError) as error:
+        raise usage_error(str(error)) from None
+    made = record(sweep, outcome, policy, profile)
+    rec, timing = made["record"], made["timing"]
+    results.merge_measurement(
+        args.json or DEFAULT_JSON, rec, timing, outcome.info, profile.name, policy.path
+    )
+    _print(rec, timing, target)
+    return 1 if rec["verdict"] == "fail" else 0
+
+
+def _print(rec: dict, timing: dict | None, target: Target) -> None:
+    """What a person reads: the verdict, the worst input with a reproducer, violations."""
+    head = f"{rec['impl']} {rec['device']} {rec['dtype']} {rec['quantity']} {rec['input_set']}"
+    bound = " (a lower bound)" if rec.get("lower_bound") else ""
+    print(f"{head}: {rec['verdict'].upper()}")
+    line = f"  {rec['count']} inputs, max error {rec['max_ulp']:g} ulp{bound}"
+    if timing and timing.get("wall_s"):
+        share = ", ".join(f"{k} {100 * v:.0f}%" for k, v in timing.get("share", {}).items())
+        rate = timing.get("inputs_per_second") or 0
+        line += f"; {timing['wall_s']:g} s, {rate / 1e6:.1f} M inputs/s"
+        line += f" ({share})" if share else ""
+    print(line)
+    if rec.get("worst_input"):
+        print(
+            f"  worst: x = {rec['worst_input']}: got {rec['worst_output']}, "
+            f"expected {rec['worst_expected']}"
+        )
+        snippet = _snippet(target, rec, rec["worst_input"])
+        if snippet:
+            print(f"  reproduce: {snippet}")
+    if rec["violations"]:
+        counts = ", ".join(f"{k} x{n}" for k, n in rec["violations"].items())
+        first = rec["first_violation"]
+        print(
+            f"  special-value violations: {counts}; first: {first['kind']} at "
+            f"x = {first['input']}: got {first['output']}, expected {first['expected']}"
+        )
+    for chunk in rec.get("failed_chunks", [])[:5]:
+        print(f"  FAILED {chunk['error']}")
+    if rec.get("note"):
+        print(f"  {rec['note']}")
+    if rec.get("deviation"):
+        d = rec["deviation"]
+        print(f"  known deviation: {d.get('cause', '')[:160]}")
+    if rec.get("cases_file"):
+        print(f"  worst inputs: {rec['cases_file']}")
+
+
+def _snippet(target: Target, rec: dict, x_hex: str) -> str:
+    try:
+        with Worker(target.module, target.env, 1, target.user, 60) as worker:
+            return worker.snippet(
+                target.variant, rec["quantity"], rec["dtype"], rec["device"], x_hex
+            )
+    except WorkerError:
+        return ""
+
+
+# -- float64: the worst-case search and the replay -----------------------------------------
+
+
+def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
+    started = time.perf_counter()
+    worker = Worker(target.module, target.env, None, target.user, args.timeout)
+    try:
+        try:
+            info = dict(worker.start())
+        except WorkerError as error:
+            raise usage_error(f"{target.id}: {error}") from None
+        if args.device not in info["devices"]:
+            raise usage_error(f"{target.id} has no device {args.device!r} here")
+
+        def call(x: np.ndarray) -> np.ndarray:
+            x = x.astype(dtype)
+            (result,) = worker.call(target.variant, quantity, args.device, [(x, None)])
+            if result.error:
+                raise WorkerError(f"raised {result.error}")
+            if result.output.shape != x.shape or result.output.dtype != x.dtype:
+                raise WorkerError(f"returned {result.output.dtype} of shape {result.output.shape}")
+            return result.output
+
+        try:
+            if args.replay:
+                try:
+                    x = float64.read_cases(args.replay).astype(dtype)
+                except (OSError, ValueError) as error:
+                    raise usage_error(str(error)) from None
+                found = float64.measure(call, quantity, x.astype(np.float64))
+                input_set = f"replay {Path(args.replay).name}"
+            else:
+                found = float64.search(call, quantity, args.samples, args.seed)
+                input_set = "worst-case search"
+        except WorkerError as error:
+            found, input_set = None, "worst-case search"
+            failure = str(error)
+    finally:
+        worker.close()
+
+    bound = profile.bound(dtype)
+    if found is None:
+        max_ulp, kinds, worst, first = float("inf"), {"crash"}, [], None
+    else:
+        max_ulp = round_significant(found.worst[0]["ulp"]) if found.worst else 0.0
+        kinds, worst, first = set(found.kinds), found.worst, found.first
+    verdict = policy.judge(
+        profile,
+        impl=target.id,
+        version=info["version"],
+        device=args.device,
+        dtype=dtype,
+        quantity=quantity,
+        check="sweep",
+        max_ulp=max_ulp,
+        kinds=kinds,
+        bound=bound,
+    )
+    top = worst[0] if worst else {}
+    rec = {
+        "impl": target.id,
+        "device": args.device,
+        "dtype": dtype,
+        "quantity": quantity,
+        "input_set": input_set,
+        "count": found.count if found else 0,
+        "max_ulp": max_ulp,
+        "lower_bound": True,
+        "worst_input": top.get("input"),
+        "worst_output": top.get("output"),
+        "worst_expected": top.get("expected"),
+        "violations": dict(sorted(found.kinds.items())) if found else {},
+        "first_violation": first,
+        "worst": [{**w, "ulp": round_significant(w["ulp"])} for w in worst],
+        "verdict": verdict.verdict,
+    }
+    if found is None:
+        rec["error"] = failure
+    if verdict.deviation is not None:
+        rec["deviation"] = verdict.deviation.as_dict()
+    if verdict.note:
+        rec["note"] = verdict.note
+    if found is not None and not args.replay:
+        name = target.id.replace("/", "_").replace(":", "_")
+        cases = WORST_DIR / f"{name}-{args.device}-{dtype}-{quantity}.txt"
+        float64.write_cases(
+            cases,
+            worst,
+            f"SELU {quantity}, {dtype}: worst inputs found for {target.id} {info['version']} "
+            f"on {args.device}\n(search seed {args.seed}, {args.samples} samples per binade, "
+            f"{found.count} inputs screened); replay:\npython -m conformance sweep "
+            f"--impl {target.id} --dtype {dtype} --quantity {quantity} --replay {cases}",
+        )
+        rec["cases_file"] = str(cases)
+    wall = time.perf_counter() - started
+    timing = {"wall_s": round(wall, 1), "inputs_per_second": round(rec["count"] / wall)}
+    results.merge_measurement(
+        args.json or DEFAULT_JSON, rec, timing, info, profile.name, policy.path
+    )
+    _print(rec, timing, target)
+    return 1 if rec["verdict"] == "fail" else 0
+
+
+# -- every implementation -------------------------------------------------------------------
+
+
+def _sweep_all(args, policy, profile, usage_error) -> int:
+    """Every available implementation, forward and derivative: float32 exhaustively (or
+    the --dtype given) and the float64 worst-case search. Implementations whose worker
+    environments agree share a worker and each chunk's reference (`run_group`)."""
+    dtypes = [args.dtype] if args.dtype else ["float32", "float64"]
+    quantities = [args.quantity] if args.quantity else ["forward", "gradient"]
+    available = []
+    for spec in SPECS:
+        why = spec.unavailable()
+        if why:
+            print(f"skip {spec.id}: {why}")
+        else:
+            available.append(spec)
+    status = 0
+    started = time.perf_counter()
+    for dtype in dtypes:
+        for quantity in quantities:
+            targets = [
+                Target.of(spec)
+                for spec in available
+                if dtype in spec.dtypes and quantity in spec.quantities
+            ]
+            if dtype == "float64":
+                for target in targets:
+                    code = _search(args, target, dtype, quantity, policy, profile, usage_error)
+                    status = max(status, code)
+                continue
+            for group in _compatible_groups(targets):
+                code = _sweep_group(args, group, dtype, quantity, policy, profile, usage_error)
+                status = max(status, code)
+    print(f"all sweeps done in {time.perf_counter() - started:.0f} s")
+    return status
+
+
+def _compatible_groups(targets: list[Target]) -> list[list[Target]]:
+    """Targets grouped so that the worker environments within a group agree (Keras's
+    backend is chosen by an environment variable: one per process)."""
+    groups: list[tuple[dict, list[Target]]] = []
+    for target in targets:
+        for env, members in groups:
+            if all(env.get(k, v) == v for k, v in target.env.items()):
+                env.update(target.env)
+                members.append(target)
+                break
+        else:
+            groups.append((dict(target.env), [target]))
+    return [members for _, members in groups]
+
+
+def _sweep_group(args, targets, dtype, quantity, policy, profile, usage_error) -> int:
+    bits = format_of(dtype).bits
+    start = _hex(args.start, 0, "start", 1 << bits, usage_error)
+    stop = _hex(args.stop, 1 << bits, "stop", 1 << bits, usage_error)
+    sweeps = [
+        Sweep(t, args.device, dtype, quantity, start, stop, args.chunk, args.jobs, args.timeout)
+        for t in targets
+    ]
+    try:
+        outcomes = run_group(sweeps, progress=not args.quiet, fresh=args.fresh)
+    except (SweepError, CheckpointError) as error:
+        raise usage_error(str(error)) from None
+    status = 0
+    for sweep, outcome in zip(sweeps, outcomes, strict=True):
+        made = record(sweep, outcome, policy, profile)
+        made["timing"]["group"] = [t.id for t in targets]
+        results.merge_measurement(
+            args.json or DEFAULT_JSON,
+            made["record"],
+            made["timing"],
+            outcome.info,
+            profile.name,
+            policy.path,
+        )
+        _print(made["record"], made["timing"], sweep.target)
+        status = max(status, 1 if made["record"]["verdict"] == "fail" else 0)
+    return status

@@ -1,0 +1,399 @@
+"""The exhaustive sweep: every bit pattern of a range, in chunks, on every core, resumable.
+
+`run` cuts [start, stop) into chunks of CHUNK consecutive bit patterns and hands them to
+`jobs` worker processes (`worker.py`, one intra-op thread each, the reference's fast path
+included); each worker builds its chunk's inputs, calls the implementation, evaluates the
+reference and returns a `Summary` of a few kilobytes. Each finished chunk goes to the
+checkpoint at once; the sweep's result is the merge of all of them in chunk order, so a
+sweep killed and started again ends where an uninterrupted one does.
+
+An implementation that raises, crashes or hangs on a chunk costs that chunk (recorded with
+its range and the reason, which fails the verdict) and its worker, which is replaced.
+
+`record` turns the result into a results.json measurement (input_set "exhaustive") with
+the verdict of the policy for check "sweep" (its deviations: conformance/data/policy.toml).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+
+from reference import format_of
+
+from ..engine import CACHE_DIR, Target, finding_id
+from ..measure import round_significant
+from ..policy import Policy, Profile
+from ..worker import Worker, WorkerError
+from .checkpoint import Checkpoint
+from .summary import BUCKETS, TIME_PARTS, Summary, binade
+
+#: Inputs per chunk: 2^20 keeps the measurement's float64 temporaries (8 MB each) in the
+#: cache; 2^22 was a third slower on the machine this was written on.
+CHUNK = 1 << 20
+CHECKPOINTS = CACHE_DIR / "sweeps"
+#: The code whose change makes a checkpoint stale: the reference and the measurement.
+_CODE = [
+    *sorted((Path(__file__).parent.parent.parent / "reference").glob("*.py")),
+    Path(__file__).parent.parent / "measure.py",
+    Path(__file__).parent / "chunk.py",
+    Path(__file__).parent / "summary.py",
+]
+
+
+class SweepError(RuntimeError):
+    """The sweep cannot start: the device is missing, the implementation does not load."""
+
+
+@dataclass
+class Sweep:
+    """What to sweep: `target` on `device`, `quantity` of `dtype`, bit patterns [start, stop)."""
+
+    target: Target
+    device: str
+    dtype: str
+    quantity: str
+    start: int
+    stop: int
+    chunk: int = CHUNK
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout: float = 600.0
+
+    @property
+    def full(self) -> bool:
+        return self.start == 0 and self.stop == 1 << format_of(self.dtype).bits
+
+    @property
+    def input_set(self) -> str:
+        return "exhaustive" if self.full else f"exhaustive[{self.start:#x},{self.stop:#x})"
+
+    @property
+    def finding_id(self) -> str:
+        return finding_id(self.target.id, self.device, self.dtype, self.quantity, self.input_set)
+
+    def chunks(self) -> list[tuple[int, int, int]]:
+        """(index, start, stop) of every chunk; chunks are aligned to multiples of CHUNK."""
+        out, a = [], self.start
+        while a < self.stop:
+            b = min(self.stop, (a // self.chunk + 1) * self.chunk)
+            out.append((a // self.chunk, a, b))
+            a = b
+        return out
+
+
+@dataclass
+class Outcome:
+    summary: Summary
+    info: dict  # the worker's: version, devices, python, numpy
+    wall: float  # seconds of this run
+    measured: int  # inputs measured by this run (the rest came from the checkpoint)
+    resumed_chunks: int
+
+
+def checkpoint_folder(sweep: Sweep) -> Path:
+    name = f"{sweep.finding_id}".replace("/", "_").replace(":", "_")
+    return CHECKPOINTS / "".join(c if c.isalnum() or c in "-_.[]," else "_" for c in name)
+
+
+def _code_hash(target: Target) -> str:
+    digest = hashlib.sha256()
+    paths = list(_CODE)
+    if target.user:  # a user's function: its module's source
+        for spec in target.user:
+            if spec:
+                found = importlib.util.find_spec(spec.split(":")[0])
+                if found is not None and found.origin and os.path.exists(found.origin):
+                    paths.append(Path(found.origin))
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run(sweep: Sweep, folder: Path | None = None, progress=None, fresh: bool = False) -> Outcome:
+    """Sweep, resuming from the checkpoint in `folder` (default: under .cache/sweeps).
+
+    The checkpoint stays when the sweep is complete: a second run of the same sweep (same
+    implementation version, range and measurement code) merges it again without measuring,
+    which is how a changed policy is applied to finished sweeps. `fresh` empties it first.
+    """
+    (outcome,) = run_group([sweep], [folder] if folder else None, progress, fresh)
+    return outcome
+
+
+def run_group(
+    sweeps: list[Sweep], folders: list[Path] | None = None, progress=None, fresh: bool = False
+) -> list[Outcome]:
+    """Several sweeps of the same range, dtype, quantity and device at once: each chunk's
+    reference is evaluated once, in one worker that holds every implementation (their
+    frameworks loaded side by side, so their worker environments must agree). Each sweep
+    keeps its own checkpoint, the one `run` would use."""
+    started = time.perf_counter()
+    first = sweeps[0]
+    env: dict = {}
+    for sweep in sweeps:
+        env.update(sweep.target.env)
+    infos = {}
+    for sweep in sweeps:
+        target = sweep.target
+        if target.module not in infos:
+            probe = Worker(target.module, env, 1, target.user, sweep.timeout)
+            try:
+                infos[target.module] = dict(probe.start())
+            except WorkerError as error:
+                raise SweepError(f"{target.id}: {error}") from None
+            finally:
+                probe.close()
+        devices = infos[target.module]["devices"]
+        if sweep.device not in devices:
+            raise SweepError(
+                f"{target.id} has no device {sweep.device!r} here (it has {', '.join(devices)})"
+            )
+    chunks = first.chunks()
+    with contextlib.ExitStack() as stack:
+        checkpoints = []
+        for i, sweep in enumerate(sweeps):
+            manifest = {
+                "impl": sweep.target.id,
+                "version": infos[sweep.target.module]["version"],
+                "device": sweep.device,
+                "dtype": sweep.dtype,
+                "quantity": sweep.quantity,
+                "start": sweep.start,
+                "stop": sweep.stop,
+                "chunk": sweep.chunk,
+                "code": _code_hash(sweep.target),
+            }
+            folder = folders[i] if folders else checkpoint_folder(sweep)
+            if fresh:
+                Checkpoint(folder, manifest).remove()
+            checkpoints.append(stack.enter_context(Checkpoint(folder, manifest)))
+        indices = {index for index, _, _ in chunks}
+        done = [checkpoint.done() & indices for checkpoint in checkpoints]
+        # A chunk is measured for the members that lack it.
+        todo = [
+            (index, a, b, [m for m in range(len(sweeps)) if index not in done[m]])
+            for index, a, b in chunks
+        ]
+        todo = [t for t in todo if t[3]]
+        label = sweeps[0].target.id if len(sweeps) == 1 else f"{len(sweeps)} implementations"
+        bar = _Bar(progress, first, label, total=(first.stop - first.start) * len(sweeps))
+        bar.advance(sum(b - a for index, a, b in chunks for d in done if index in d), fresh=False)
+        _measure_all(sweeps, env, todo, checkpoints, bar)
+        bar.close()
+        outcomes = []
+        for m, (sweep, checkpoint) in enumerate(zip(sweeps, checkpoints, strict=True)):
+            parts = (checkpoint.load(index) for index, _, _ in chunks)
+            summary = reduce(Summary.merge, parts, Summary())
+            measured = sum(b - a for index, a, b, members in todo if m in members)
+            wall = time.perf_counter() - started
+            info = infos[sweep.target.module]
+            outcomes.append(Outcome(summary, info, wall, measured, len(done[m])))
+    return outcomes
+
+
+def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, bar) -> None:
+    first = sweeps[0]
+    tasks: queue.Queue = queue.Queue()
+    for task in todo:
+        tasks.put(task)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def serve() -> None:
+        target = first.target
+        worker = Worker(target.module, env, 1, target.user, first.timeout)
+        try:
+            while not stop.is_set():
+                try:
+                    index, a, b, members = tasks.get_nowait()
+                except queue.Empty:
+                    return
+                summaries = _one_chunk(worker, sweeps, members, a, b)
+                for m, summary in zip(members, summaries, strict=True):
+                    checkpoints[m].save(index, summary)
+                bar.advance((b - a) * len(members))
+        except BaseException as error:  # the suite's own bug: stop everything, say it
+            failures.append(error)
+            stop.set()
+        finally:
+            worker.close()
+
+    threads = [threading.Thread(target=serve, daemon=True) for _ in range(max(1, first.jobs))]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    if failures:
+        raise failures[0]
+
+
+def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, b: int):
+    """A Summary for each member on [a, b): measured, or the failure (recorded with its
+    range and reason; a crash or a hang is charged to every member of the call)."""
+    first = sweeps[0]
+    where = f"on inputs [{a:#x}, {b:#x})"
+    calls = [(sweeps[m].target.module, sweeps[m].target.variant) for m in members]
+    try:
+        reply = worker.sweep(calls, first.quantity, first.device, first.dtype, a, b)
+    except WorkerError as error:
+        kind = "timeout" if "timed out" in str(error) else "crash"
+        message = str(error).replace("while sweep", where)
+        failure = {"start": a, "stop": b, "kind": kind, "error": message}
+        return [Summary(errors=[failure]) for _ in members]
+    out = []
+    for i in range(len(members)):
+        if i in reply["summaries"]:
+            out.append(Summary.from_json(reply["summaries"][i]))
+        else:
+            why = f"{reply['errors'][i]} {where}"
+            out.append(Summary(errors=[{"start": a, "stop": b, "kind": "error", "error": why}]))
+    return out
+
+
+class _Bar:
+    """Progress with rate and ETA: a rich bar on a terminal, a line every 10 % elsewhere."""
+
+    def __init__(self, enabled, sweep: Sweep, label: str, total: int):
+        self.total, self.done, self.fresh = total, 0, 0
+        self.started = time.perf_counter()
+        self.lock = threading.Lock()
+        self.enabled = enabled if enabled is not None else True
+        self.label = f"{label} {sweep.device} {sweep.dtype} {sweep.quantity}"
+        self._next_line = 0.1
+        self._rich = None
+        if self.enabled and sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._rich = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>5.1f}%"),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                MofNCompleteColumn(),
+                transient=True,
+            )
+            self._task = self._rich.add_task(self.label, total=total, rate="")
+            self._rich.start()
+
+    def advance(self, n: int, fresh: bool = True) -> None:
+        with self.lock:
+            self.done += n
+            self.fresh += n if fresh else 0
+            rate = self.fresh / max(time.perf_counter() - self.started, 1e-9)
+            if self._rich is not None:
+                self._rich.update(self._task, completed=self.done, rate=f"{rate / 1e6:.1f} M/s")
+            elif self.enabled and self.fresh and self.done / self.total >= self._next_line:
+                left = (self.total - self.done) / rate if rate else float("nan")
+                print(
+                    f"  ... {self.label}: {100 * self.done / self.total:.0f}% "
+                    f"({rate / 1e6:.1f} M inputs/s, ETA {left:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                while self._next_line <= self.done / self.total:
+                    self._next_line += 0.1
+
+    def close(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+# -- the record ---------------------------------------------------------------------------
+
+
+def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> dict:
+    """The results.json measurement of a sweep, with the policy's verdict; and `timing`,
+    which goes to the document's volatile "timings"."""
+    s = outcome.summary
+    fmt = format_of(sweep.dtype)
+    kinds = dict(s.kinds)
+    for error in s.errors:
+        kinds[error["kind"]] = kinds.get(error["kind"], 0) + 1
+    bound = profile.bound(sweep.dtype)
+    max_ulp = round_significant(s.max_ulp)
+    verdict = policy.judge(
+        profile,
+        impl=sweep.target.id,
+        version=outcome.info["version"],
+        device=sweep.device,
+        dtype=sweep.dtype,
+        quantity=sweep.quantity,
+        check="sweep",
+        max_ulp=max_ulp if not s.errors else float("inf"),
+        kinds=set(kinds),
+        bound=bound,
+    )
+    worst = s.top[0] if s.top else {}
+    first = None
+    for kind in sorted(s.first, key=lambda k: s.first[k]["bits"]):
+        example = s.first[kind]
+        first = {"kind": kind, **{k: example[k] for k in ("input", "output", "expected")}}
+        break
+    rec = {
+        "impl": sweep.target.id,
+        "device": sweep.device,
+        "dtype": sweep.dtype,
+        "quantity": sweep.quantity,
+        "input_set": sweep.input_set,
+        "range": [f"{sweep.start:#010x}", f"{sweep.stop:#010x}"],
+        "count": s.count,
+        "max_ulp": max_ulp,
+        "worst_input": worst.get("input"),
+        "worst_output": worst.get("output"),
+        "worst_expected": worst.get("expected"),
+        "violations": dict(sorted(s.kinds.items())),
+        "first_violation": first,
+        "worst": [
+            {"ulp": round_significant(t["ulp"]), "bits": f"{t['bits']:#x}"}
+            | {k: t[k] for k in ("input", "output", "expected")}
+            for t in s.top
+        ],
+        "histogram": {
+            "columns": list(BUCKETS),
+            "rows": [
+                {**binade(row, fmt), "counts": counts} for row, counts in sorted(s.rows.items())
+            ],
+        },
+        "failed_chunks": s.errors,
+        "mpmath_inputs": s.mpmath,
+        "verdict": verdict.verdict,
+    }
+    if verdict.deviation is not None:
+        rec["deviation"] = verdict.deviation.as_dict()
+    if verdict.note:
+        rec["note"] = verdict.note
+    busy = sum(s.seconds.get(p, 0.0) for p in TIME_PARTS) or 1.0
+    timing = {
+        "wall_s": round(outcome.wall, 1),
+        "inputs_measured": outcome.measured,
+        # None when everything came from the checkpoint: no speed was measured.
+        "inputs_per_second": round(outcome.measured / outcome.wall) if outcome.measured else None,
+        "resumed_chunks": outcome.resumed_chunks,
+        "jobs": sweep.jobs,
+        "share": {p: round(s.seconds.get(p, 0.0) / busy, 3) for p in TIME_PARTS},
+    }
+    return {"record": rec, "timing": timing}

@@ -1,0 +1,123 @@
+"""What a sweep keeps of its chunks: a few kilobytes however many inputs it measured.
+
+A `Summary` holds, for a range of consecutive bit patterns:
+
+- `rows`: a histogram of ulp errors per *binade of the input* (its sign and exponent
+  field, so subnormals, ±0 and inf/NaN have rows of their own). The columns are
+  `BUCKETS`: correctly rounded (<= 0.5 ulp), then one column per power of two of the
+  error, (0.5, 1], (1, 2], ..., (2^29, 2^30], > 2^30, and last the special-value
+  violations (a wrong class: NaN, ±0, ±inf where something else is due), which have no ulp
+  figure;
+- `kinds`: how many inputs gave each kind of special-value violation, and `first`, the
+  first such input of each kind (in bit-pattern order);
+- `top`: the TOP worst inputs by ulp error, ties broken by the lower bit pattern;
+- `errors`: chunks the implementation failed on (an exception, a crash, a hang, a wrong
+  shape or dtype, a modified input), each with its range and the reason;
+- `count`, `mpmath` (inputs the reference had to resolve in mpmath) and `seconds` (time in
+  the implementation, the reference and the measurement, summed over the workers).
+
+`merge` is associative and independent of the order of its arguments, which is what makes
+a resumed sweep end with the same summary as an uninterrupted one. Summaries travel as
+JSON (`as_json`, `from_json`): between the worker and the parent, and into the checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reference import Format
+
+TOP = 16
+#: Columns of a histogram row: column b (1 <= b < LAST_FINITE) holds the errors in
+#: (2^(b-2), 2^(b-1)] ulp, that is b = ceil(log2(2·error)).
+LAST_FINITE = 32
+BUCKETS = (
+    "<= 0.5 (correctly rounded)",
+    "(0.5, 1]",
+    "(1, 2]",
+    *(f"(2^{b - 2}, 2^{b - 1}]" for b in range(3, LAST_FINITE)),
+    f"> 2^{LAST_FINITE - 2}",
+    "special-value violation",
+)
+VIOLATION = LAST_FINITE + 1
+TIME_PARTS = ("implementation", "reference", "measurement")
+
+
+@dataclass
+class Summary:
+    count: int = 0
+    rows: dict[int, list[int]] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)
+    first: dict[str, dict] = field(default_factory=dict)  # kind -> {"bits", "input", ...}
+    top: list[dict] = field(default_factory=list)  # {"ulp", "bits", "input", "output", ...}
+    errors: list[dict] = field(default_factory=list)  # {"start", "stop", "error"}
+    mpmath: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIME_PARTS, 0.0))
+
+    def merge(self, other: Summary) -> Summary:
+        out = Summary(self.count + other.count, mpmath=self.mpmath + other.mpmath)
+        for source in (self, other):
+            for row, counts in source.rows.items():
+                mine = out.rows.setdefault(row, [0] * len(BUCKETS))
+                out.rows[row] = [a + b for a, b in zip(mine, counts, strict=True)]
+            for kind, n in source.kinds.items():
+                out.kinds[kind] = out.kinds.get(kind, 0) + n
+            for kind, example in source.first.items():
+                if kind not in out.first or example["bits"] < out.first[kind]["bits"]:
+                    out.first[kind] = example
+            for part, seconds in source.seconds.items():
+                out.seconds[part] = out.seconds.get(part, 0.0) + seconds
+        out.rows = dict(sorted(out.rows.items()))
+        out.top = sorted(self.top + other.top, key=_worst_first)[:TOP]
+        out.errors = sorted(self.errors + other.errors, key=lambda e: e["start"])
+        return out
+
+    @property
+    def max_ulp(self) -> float:
+        return self.top[0]["ulp"] if self.top else 0.0
+
+    def as_json(self) -> dict:
+        return {
+            "count": self.count,
+            "rows": {str(r): c for r, c in self.rows.items()},
+            "kinds": self.kinds,
+            "first": self.first,
+            "top": self.top,
+            "errors": self.errors,
+            "mpmath": self.mpmath,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Summary:
+        return cls(
+            count=data["count"],
+            rows={int(r): list(c) for r, c in data["rows"].items()},
+            kinds=dict(data["kinds"]),
+            first=dict(data["first"]),
+            top=list(data["top"]),
+            errors=list(data["errors"]),
+            mpmath=data["mpmath"],
+            seconds=dict(data["seconds"]),
+        )
+
+
+def _worst_first(entry: dict) -> tuple:
+    return (-entry["ulp"], entry["bits"])
+
+
+def binade(row: int, fmt: Format) -> dict:
+    """What a histogram row index (the sign and exponent fields of the inputs) stands for:
+    {"sign": "+" | "-", "exponent": e | "subnormal" | "inf/nan", "label": text}, where a
+    normal binade e holds the inputs with 2^e <= |x| < 2^(e+1)."""
+    width = fmt.bits - fmt.precision  # exponent bits
+    sign = "-" if row >> width else "+"
+    field_ = row & ((1 << width) - 1)
+    if field_ == 0:
+        exponent, label = "subnormal", f"{sign}0 and {sign}subnormals"
+    elif field_ == (1 << width) - 1:
+        exponent, label = "inf/nan", f"{sign}inf and NaNs with sign {sign}"
+    else:
+        exponent = field_ - (fmt.emax)
+        label = f"{sign}[2^{exponent}, 2^{exponent + 1})"
+    return {"sign": sign, "exponent": exponent, "label": label}

@@ -1,0 +1,294 @@
+"""The exhaustive sweep (`python -m conformance sweep`) and the float64 worst-case search.
+
+The sweep measures only what it must (bits equal to the correctly rounded value are within
+0.5 ulp by definition), so its figures are checked here against the gate's own full
+comparison over the same inputs; a sweep killed with SIGKILL and restarted must end with
+the same result as an uninterrupted one; a crashing implementation costs its chunk only.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reference
+from conformance.measure import as_float64, compare_one_sided, summarize
+from conformance.sweep import chunk as sweep_chunk
+from conformance.sweep import float64 as search
+from conformance.sweep.summary import BUCKETS, VIOLATION, Summary
+from reference import format_of
+
+HERE = Path(__file__).parent
+CHECKOUT = HERE.parent
+sys.path.insert(0, str(HERE))
+import mutants  # noqa: E402
+
+
+def sweep(*args, timeout=600):
+    # A cache of its own: no checkpoint of an earlier test (or run) is resumed.
+    cache = tempfile.mkdtemp(prefix="sweep-test-")
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "CONFORMANCE_CACHE": cache}
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", "sweep", "--quiet", *args],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def only_record(path: Path) -> dict:
+    (record,) = json.loads(path.read_text())["measurements"]
+    return record
+
+
+def gate_summary(function, dtype, quantity, start, stop):
+    """The gate's measurement of the same inputs: compare every element."""
+    fmt = format_of(dtype)
+    x = sweep_chunk.inputs(fmt, start, stop).view(fmt.dtype)
+    got = function(x.copy())
+    left = reference.evaluate(quantity, x)
+    zeros = as_float64(x) == 0
+    right = None
+    if quantity == "gradient" and zeros.any():
+        right = (zeros, reference.evaluate(quantity, x[zeros], at_zero="right"))
+    comparison, expected = compare_one_sided(x, got, left, right, fmt)
+    return comparison, summarize(x, got, expected, comparison)
+
+
+# Ranges with every class of input: zeros and subnormals, the binade boundaries around 1,
+# NaNs and infinities, the saturation of the negative side.
+RANGES = {
+    "float16 all": ("float16", 0, 1 << 16),
+    "bfloat16 all": ("bfloat16", 0, 1 << 16),
+    "float32 +0 and subnormals": ("float32", 0, 1 << 18),
+    "float32 -0 and subnormals": ("float32", 0x80000000, 0x80000000 + (1 << 18)),
+    "float32 around 1": ("float32", 0x3F7F0000, 0x3F810000),
+    "float32 around -1": ("float32", 0xBF7F0000, 0xBF810000),
+    "float32 +inf and NaNs": ("float32", 0x7F7F0000, 0x7F810000),
+    "float32 -inf and NaNs": ("float32", 0xFF7F0000, 0xFF810000),
+}
+
+
+def quiet(function):
+    """The function with numpy's floating-point warnings off (pytest makes them errors;
+    the sweep's workers do not)."""
+
+    def call(x):
+        with np.errstate(all="ignore"):
+            return function(x)
+
+    return call
+
+
+FUNCTIONS = {
+    "correct": quiet(mutants.selu),
+    "e^x - 1": quiet(mutants.exp_minus_one),
+    "flush-to-zero": quiet(mutants.flush_subnormals),
+    "NaN to zero": quiet(mutants.nan_to_zero),
+    "-0 lost": quiet(mutants.negative_zero_lost),
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("where", RANGES)
+def test_chunk_agrees_with_the_gates_full_comparison(where, name):
+    dtype, start, stop = RANGES[where]
+    function = FUNCTIONS[name]
+    comparison, expected = gate_summary(function, dtype, "forward", start, stop)
+    got = sweep_chunk.measure(function, dtype, "forward", start, stop)
+    assert got.count == stop - start == expected.count
+    assert got.max_ulp == pytest.approx(expected.max_ulp, rel=1e-5, abs=1e-12)
+    if expected.max_ulp > 0.5:
+        assert got.top[0]["input"] == expected.worst_input
+        assert got.top[0]["output"] == expected.worst_output
+    assert got.kinds == expected.violations
+    # Every input is in exactly one histogram cell; the violations are the last column.
+    assert sum(sum(row) for row in got.rows.values()) == got.count
+    assert sum(row[VIOLATION] for row in got.rows.values()) == int(comparison.violations().sum())
+    beyond_half = int((np.nan_to_num(comparison.ulp, nan=0.0) > 0.5).sum())
+    assert sum(sum(row[1:VIOLATION]) for row in got.rows.values()) == beyond_half
+
+
+def test_gradient_at_zero_accepts_either_side():
+    right_sided = lambda x: np.where(x == 0, np.float32(mutants.LAM), mutants.selu_grad(x))  # noqa: E731
+    for function in (quiet(mutants.selu_grad), quiet(right_sided)):
+        got = sweep_chunk.measure(function, "float32", "gradient", 0x7FFFFFF0, 0x80000010)
+        assert got.kinds == {} and got.max_ulp <= 0.5
+
+
+def test_summaries_merge_in_any_order():
+    parts = [
+        sweep_chunk.measure(FUNCTIONS["e^x - 1"], "float32", "forward", a, a + 4096)
+        for a in range(0xB3000000, 0xB3000000 + 4 * 4096, 4096)
+    ]
+    one = sweep_chunk.measure(FUNCTIONS["e^x - 1"], "float32", "forward", 0xB3000000, 0xB3004000)
+    forward = Summary()
+    for part in parts:
+        forward = forward.merge(part)
+    backward = Summary()
+    for part in reversed(parts):
+        backward = part.merge(backward)
+    for merged in (forward, backward):
+        assert merged.rows == one.rows and merged.top == one.top and merged.kinds == one.kinds
+
+
+def test_cli_sweep_writes_an_exhaustive_measurement(tmp_path):
+    out = tmp_path / "s.json"
+    result = sweep("--impl", "mutants:selu", "--dtype", "bfloat16", "--json", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = only_record(out)
+    assert record["input_set"] == "exhaustive" and record["count"] == 1 << 16
+    assert record["verdict"] == "pass" and record["max_ulp"] <= 0.5
+    assert record["histogram"]["columns"] == list(BUCKETS)
+    document = json.loads(out.read_text())
+    timing = document["timings"]["sweeps"]
+    assert next(iter(timing.values()))["inputs_per_second"] > 0
+
+
+def test_cli_sweep_fails_a_mutant_with_its_worst_input(tmp_path):
+    out = tmp_path / "s.json"
+    result = sweep(
+        "--impl", "mutants:exp_minus_one", "--start", "0xb6000000", "--stop", "0xb6100000",
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    record = only_record(out)
+    assert record["verdict"] == "fail" and record["max_ulp"] > 1000
+    assert record["input_set"] == "exhaustive[0xb6000000,0xb6100000)"
+    assert record["worst_input"] in result.stdout and "reproduce:" in result.stdout
+
+
+def test_a_crashing_chunk_is_a_failure_and_the_rest_goes_on(tmp_path):
+    out = tmp_path / "s.json"
+    # [1.5, 1.75) is the chunk 0x3fc00000..0x3fe00000 of this range's four chunks.
+    result = sweep(
+        "--impl", "mutants:aborts_on_some", "--start", "0x3f800000", "--stop", "0x40000000",
+        "--chunk", str(1 << 21), "--json", str(out), "--jobs", "1",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    record = only_record(out)
+    (failed,) = record["failed_chunks"]
+    assert (failed["start"], failed["stop"]) == (0x3FC00000, 0x3FE00000)
+    assert "SIGABRT" in failed["error"] and "FAILED" in result.stdout
+    assert record["count"] == 3 << 21  # the other three chunks were measured
+
+
+def test_kill_9_and_restart_give_the_uninterrupted_result(tmp_path):
+    args = ["--impl", "mutants:exp_minus_one", "--start", "0xbc000000", "--stop", "0xbd000000"]
+    args += ["--chunk", str(1 << 18), "--jobs", "2"]
+    whole = tmp_path / "whole.json"
+    result = sweep(*args, "--json", str(whole), "--checkpoint", str(tmp_path / "c1"))
+    assert result.returncode == 1, result.stdout + result.stderr
+
+    folder = tmp_path / "c2"
+    resumed = tmp_path / "resumed.json"
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    command = [sys.executable, "-m", "conformance", "sweep", "--quiet", *args]
+    command += ["--json", str(resumed), "--checkpoint", str(folder)]
+    process = subprocess.Popen(command, cwd=HERE, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while len(list(folder.glob("0*.json"))) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = len(list(folder.glob("0*.json")))
+    assert 0 < done < 64, "the kill came too late to interrupt the sweep"
+    assert not resumed.exists()
+
+    result = sweep(*args, "--json", str(resumed), "--checkpoint", str(folder))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert only_record(resumed) == only_record(whole)
+    timing = next(iter(json.loads(resumed.read_text())["timings"]["sweeps"].values()))
+    assert timing["resumed_chunks"] >= done
+    # Complete, the checkpoint stays: a third run measures nothing and agrees again.
+    result = sweep(*args, "--json", str(resumed), "--checkpoint", str(folder))
+    assert only_record(resumed) == only_record(whole)
+    timing = next(iter(json.loads(resumed.read_text())["timings"]["sweeps"].values()))
+    assert timing["inputs_measured"] == 0 and timing["resumed_chunks"] == 64
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--impl", "torch/nonexistent"], "unknown implementation"),
+        (["--impl", "mutants:selu", "--start", "0xzz"], "not a hexadecimal"),
+        (["--impl", "mutants:selu", "--start", "0x10", "--stop", "0x10"], "not below"),
+        (["--impl", "mutants:selu", "--stop", "0x200000000"], "outside"),
+        (["--impl", "mutants:selu", "--dtype", "int8"], "--dtype"),
+        (["--impl", "no_such_module:f"], "cannot"),
+        (["--impl", "not a spec:"], "MODULE:FUNCTION"),
+        ([], "--impl"),
+        # No GPU here for a user's numpy function (nor for torch on this machine).
+        (["--impl", "mutants:selu", "--device", "cuda"], "no device 'cuda'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = sweep(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_corrupt_replay_file_names_file_and_line(tmp_path):
+    cases = tmp_path / "cases.txt"
+    cases.write_text("# header\n0x1, -0x1.0p-3, x, y, 1\nnonsense\n")
+    result = sweep("--impl", "mutants:selu", "--dtype", "float64", "--replay", str(cases))
+    assert result.returncode == 2
+    assert f"{cases}:3" in result.stderr
+
+
+def test_float64_search_finds_the_cancellation_and_replays_it(tmp_path):
+    found = search.search(FUNCTIONS["e^x - 1"], "forward", per_binade=16)
+    assert found.worst[0]["ulp"] > 1e6  # e^x - 1 cancels for tiny |x|
+    correct = search.search(FUNCTIONS["correct"], "forward", per_binade=16)
+    assert correct.worst[0]["ulp"] <= 0.5 + 2**-9  # longdouble then one rounding
+    cases = tmp_path / "cases.txt"
+    search.write_cases(cases, found.worst, "test")
+    replayed = search.measure(FUNCTIONS["e^x - 1"], "forward", search.read_cases(cases))
+    assert [w["ulp"] for w in replayed.worst] == sorted(
+        (w["ulp"] for w in found.worst), reverse=True
+    )
+
+
+def test_float64_search_is_deterministic():
+    a = search.search(quiet(mutants.wrong_constant), "gradient", per_binade=8)
+    b = search.search(quiet(mutants.wrong_constant), "gradient", per_binade=8)
+    assert a == b and a.worst[0]["ulp"] > 2
+
+
+#: `make sweep-verify` sets the whole range of the issue, 0x80000000..0x90000000 (2^28).
+VERIFY_RANGE = os.environ.get("SWEEP_VERIFY_RANGE", "0x80000000:0x80800000").split(":")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("quantity", ["forward", "gradient"])
+def test_sweep_agrees_with_an_independent_check(tmp_path, quantity):
+    pytest.importorskip("torch")
+    out = tmp_path / "s.json"
+    start, stop = VERIFY_RANGE
+    result = sweep(
+        "--impl", "torch/functional", "--quantity", quantity, "--start", start, "--stop", stop,
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = only_record(out)
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    independent = subprocess.run(
+        [sys.executable, str(HERE / "independent_sweep.py"), "--quantity", quantity, start, stop],
+        env=env, capture_output=True, text=True, timeout=1800, check=True,
+    )  # fmt: skip
+    check = json.loads(independent.stdout)
+    print(f"\nsweep {quantity} [{start}, {stop}): {result.stdout.splitlines()[1].strip()}")
+    print(f"  sweep:       max {record['max_ulp']} ulp at {record['worst_input']}")
+    print(f"  independent: {independent.stdout.strip()}")
+    assert check["worst_input"] == record["worst_input"]
+    assert check["max_ulp"] == pytest.approx(record["max_ulp"], rel=1e-5)
+    assert check["mpfr_ulp"] == pytest.approx(record["max_ulp"], rel=1e-5)
