@@ -82,6 +82,8 @@ def ulp(values: np.ndarray, fmt: Format) -> np.ndarray:
     at memory speed: frexp/ldexp cost ten times as much.
     """
     values = np.asarray(values, dtype=np.float64)
+    shape = values.shape
+    values = np.ascontiguousarray(values.reshape(-1))  # 0-d and views alike
     biased = (values.view(np.uint64) >> np.uint64(52)).astype(np.int32) & 0x7FF
     # max(exponent, emin) - p + 1, as a biased float64 exponent; float64 zeros and
     # subnormals (biased 0) fall below emin of every format and take the fixed quantum.
@@ -91,7 +93,7 @@ def ulp(values: np.ndarray, fmt: Format) -> np.ndarray:
     else:  # float64's own subnormal quantum 2^-1074 has no exponent field of its own
         spacing = np.ldexp(1.0, exponent)
     spacing[biased == 0x7FF] = np.nan
-    return spacing
+    return spacing.reshape(shape)
 
 
 FLOAT16 = Format("float16", np.dtype(np.float16), precision=11, emin=-14, emax=15)

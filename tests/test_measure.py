@@ -117,3 +117,11 @@ def test_float16_measurement():
     cmp = compare(exact.values, exact.values, exact.residual, x, FLOAT16)
     assert not cmp.violations().any()
     assert np.nanmax(cmp.ulp) <= 0.5
+
+
+def test_ulp_of_0d_arrays_and_scalars():
+    from reference import FLOAT32, ulp
+
+    assert ulp(np.array(3.0), FLOAT32) == 2.0**-22
+    assert ulp(3.0, FLOAT32).shape == ()
+    assert ulp(np.array([[0.0, 1.0]]), FLOAT32).tolist() == [[2.0**-149, 2.0**-23]]

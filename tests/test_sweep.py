@@ -173,6 +173,7 @@ def test_a_crashing_chunk_is_a_failure_and_the_rest_goes_on(tmp_path):
     result = sweep(
         "--impl", "mutants:aborts_on_some", "--start", "0x3f800000", "--stop", "0x40000000",
         "--chunk", str(1 << 21), "--json", str(out), "--jobs", "1",
+        "--checkpoint", str(tmp_path / "c"),
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     record = only_record(out)
@@ -180,6 +181,12 @@ def test_a_crashing_chunk_is_a_failure_and_the_rest_goes_on(tmp_path):
     assert (failed["start"], failed["stop"]) == (0x3FC00000, 0x3FE00000)
     assert "SIGABRT" in failed["error"] and "FAILED" in result.stdout
     assert record["count"] == 3 << 21  # the other three chunks were measured
+    # The failed chunk is not in the checkpoint: a later run tries it again.
+    assert sorted(p.name for p in (tmp_path / "c").glob("0*.json")) == [
+        "000508.json",
+        "000509.json",
+        "000511.json",
+    ]
 
 
 def test_kill_9_and_restart_give_the_uninterrupted_result(tmp_path):
@@ -229,12 +236,26 @@ def test_kill_9_and_restart_give_the_uninterrupted_result(tmp_path):
         ([], "--impl"),
         # No GPU here for a user's numpy function (nor for torch on this machine).
         (["--impl", "mutants:selu", "--device", "cuda"], "no device 'cuda'"),
+        (["--impl", "mutants:selu", "--dtype", "float16", "--replay", "x.txt"], "--replay"),
+        (["--all", "--dtype", "floaat32"], "--dtype"),
+        (["--all", "--start", "0x20", "--stop", "0x10"], "not below"),
+        (["--impl", "mutants:selu", "--chunk", "0"], "positive"),
+        (["--impl", "mutants:selu", "--timeout", "-1"], "positive"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):
     result = sweep(*args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_replay_files_hold_hex_floats(tmp_path):
+    cases = tmp_path / "cases.txt"
+    cases.write_text("# one input a line\n-0x1.8p+3\n0x1.0p-1074\n")
+    assert search.read_cases(cases).tolist() == [-12.0, 5e-324]
+    cases.write_text("0x1, 10, x, y, 1\n")  # a decimal input would be misread as hex
+    with pytest.raises(ValueError, match=":1:"):
+        search.read_cases(cases)
 
 
 def test_corrupt_replay_file_names_file_and_line(tmp_path):

@@ -6,14 +6,14 @@ version, device, dtype, quantity, range and chunk size) and one `NNNNNN.json` pe
 chunk, each written atomically (`results.write_atomic`), so a file is there whole or not
 at all. The summary of the sweep is merged from the chunk files in chunk order, however
 many runs they took. A folder whose manifest differs (a new framework version, another
-chunk size) is stale and is emptied; `lock` keeps two sweeps out of one folder.
+chunk size) is stale and is emptied; `lock` keeps two sweeps out of one folder. Chunks the
+implementation failed on are not saved, so that a later run tries them again.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
-import shutil
 from pathlib import Path
 
 from ..results import write_atomic
@@ -25,8 +25,9 @@ class CheckpointError(RuntimeError):
 
 
 class Checkpoint:
-    def __init__(self, folder: Path, manifest: dict):
-        self.folder, self.manifest = Path(folder), manifest
+    def __init__(self, folder: Path, manifest: dict, fresh: bool = False):
+        """`fresh`: discard what the folder holds (once the lock is ours)."""
+        self.folder, self.manifest, self.fresh = Path(folder), manifest, fresh
         self._lock_file = None
 
     def __enter__(self) -> Checkpoint:
@@ -39,9 +40,11 @@ class Checkpoint:
             raise CheckpointError(f"{self.folder} is in use by another sweep") from None
         manifest_path = self.folder / "manifest.json"
         try:
-            stale = json.loads(manifest_path.read_text()) != self.manifest
+            stale = self.fresh or json.loads(manifest_path.read_text()) != self.manifest
         except (OSError, ValueError):
             stale = True
+        for path in self.folder.glob(".*.json.*"):  # temporary files of a killed write
+            path.unlink()
         if stale:
             for path in self.folder.glob("*.json"):
                 path.unlink()
@@ -68,6 +71,3 @@ class Checkpoint:
             return Summary.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, KeyError) as error:
             raise CheckpointError(f"{path}: unreadable chunk ({error})") from None
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)

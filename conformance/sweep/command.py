@@ -106,11 +106,21 @@ def cmd_sweep(args, usage_error) -> int:
     policy, profile = _load_policy(args)
     if args.all == bool(args.impl):
         raise usage_error("give --impl ID (or MODULE:FUNCTION), or --all")
-    if args.all:
-        return _sweep_all(args, policy, profile, usage_error)
-    dtype = args.dtype or "float32"
+    dtype = args.dtype or ("float64" if args.replay else "float32")
     if dtype not in (*SWEPT, "float64"):
         raise usage_error(f"--dtype {dtype!r}: one of {', '.join((*SWEPT, 'float64'))}")
+    if args.replay and (dtype != "float64" or args.all):
+        raise usage_error("--replay measures a float64 worst-case file of one --impl")
+    if args.jobs < 1 or args.chunk < 1 or not args.timeout > 0:
+        raise usage_error("--jobs, --chunk and --timeout must be positive")
+    if dtype != "float64":  # the range, checked once for every sweep of the run
+        bits = format_of(dtype).bits
+        start = _hex(args.start, 0, "start", 1 << bits, usage_error)
+        stop = _hex(args.stop, 1 << bits, "stop", 1 << bits, usage_error)
+        if start >= stop:
+            raise usage_error(f"--start {start:#x} is not below --stop {stop:#x}")
+    if args.all:
+        return _sweep_all(args, policy, profile, usage_error)
     quantity = args.quantity or "forward"
     target = _target(args.impl, quantity, usage_error)
     if args.impl in BY_ID and dtype not in BY_ID[args.impl].dtypes:
@@ -119,15 +129,11 @@ def cmd_sweep(args, usage_error) -> int:
 
 
 def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
-    if args.replay or dtype == "float64":
+    if dtype == "float64":
         return _search(args, target, dtype, quantity, policy, profile, usage_error)
     bits = format_of(dtype).bits
     start = _hex(args.start, 0, "start", 1 << bits, usage_error)
     stop = _hex(args.stop, 1 << bits, "stop", 1 << bits, usage_error)
-    if start >= stop:
-        raise usage_error(f"--start {start:#x} is not below --stop {stop:#x}")
-    if args.jobs < 1 or args.chunk < 1:
-        raise usage_error("--jobs and --chunk must be positive")
     sweep = Sweep(
         target, args.device, dtype, quantity, start, stop, args.chunk, args.jobs, args.timeout
     )
@@ -157,9 +163,12 @@ def _print(rec: dict, timing: dict | None, target: Target) -> None:
     line = f"  {rec['count']} inputs, max error {rec['max_ulp']:g} ulp{bound}"
     if timing and timing.get("wall_s"):
         share = ", ".join(f"{k} {100 * v:.0f}%" for k, v in timing.get("share", {}).items())
-        rate = timing.get("inputs_per_second") or 0
-        line += f"; {timing['wall_s']:g} s, {rate / 1e6:.1f} M inputs/s"
-        line += f" ({share})" if share else ""
+        rate = timing.get("inputs_per_second")
+        if rate is None:
+            line += f"; {timing['wall_s']:g} s, every chunk from the checkpoint"
+        else:
+            line += f"; {timing['wall_s']:g} s, {rate / 1e6:.1f} M inputs/s"
+            line += f" ({share})" if share else ""
     print(line)
     if rec.get("worst_input"):
         print(
@@ -232,14 +241,15 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
                 found = float64.search(call, quantity, args.samples, args.seed)
                 input_set = "worst-case search"
         except WorkerError as error:
-            found, input_set = None, "worst-case search"
-            failure = str(error)
+            found, failure = None, str(error)
+            input_set = f"replay {Path(args.replay).name}" if args.replay else "worst-case search"
     finally:
         worker.close()
 
     bound = profile.bound(dtype)
     if found is None:
-        max_ulp, kinds, worst, first = float("inf"), {"crash"}, [], None
+        kind = "timeout" if "timed out" in failure else "crash"
+        max_ulp, kinds, worst, first = float("inf"), {kind}, [], None
     else:
         max_ulp = round_significant(found.worst[0]["ulp"]) if found.worst else 0.0
         kinds, worst, first = set(found.kinds), found.worst, found.first
@@ -271,6 +281,8 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
         "violations": dict(sorted(found.kinds.items())) if found else {},
         "first_violation": first,
         "worst": [{**w, "ulp": round_significant(w["ulp"])} for w in worst],
+        # What ranked the candidates (the figures are the reference's either way).
+        "screening": "x87 long double" if float64.EXTENDED else "long double = double",
         "verdict": verdict.verdict,
     }
     if found is None:
@@ -327,7 +339,11 @@ def _sweep_all(args, policy, profile, usage_error) -> int:
             ]
             if dtype == "float64":
                 for target in targets:
-                    code = _search(args, target, dtype, quantity, policy, profile, usage_error)
+                    try:
+                        code = _search(args, target, dtype, quantity, policy, profile, usage_error)
+                    except usage_error as error:  # does not load, or lacks the device
+                        print(f"skip {target.id}: {error}")
+                        continue
                     status = max(status, code)
                 continue
             for group in _compatible_groups(targets):
@@ -361,11 +377,16 @@ def _sweep_group(args, targets, dtype, quantity, policy, profile, usage_error) -
         for t in targets
     ]
     try:
-        outcomes = run_group(sweeps, progress=not args.quiet, fresh=args.fresh)
+        outcomes = run_group(
+            sweeps, progress=not args.quiet, fresh=args.fresh, skip_unavailable=True
+        )
     except (SweepError, CheckpointError) as error:
         raise usage_error(str(error)) from None
     status = 0
     for sweep, outcome in zip(sweeps, outcomes, strict=True):
+        if isinstance(outcome, str):  # does not load, or lacks the device
+            print(f"skip {sweep.target.id}: {outcome}")
+            continue
         made = record(sweep, outcome, policy, profile)
         made["timing"]["group"] = [t.id for t in targets]
         results.merge_measurement(

@@ -24,6 +24,7 @@ again (one input per line, in hex, with the output and error found).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,9 +208,12 @@ def write_cases(path, worst: list[dict], header: str) -> None:
     write_atomic(path, "\n".join(lines) + "\n")
 
 
+_HEX_FLOAT = re.compile(r"[-+]?(0x[0-9a-fA-F]+(\.[0-9a-fA-F]*)?p[-+]?[0-9]+|inf|nan)")
+
+
 def read_cases(path) -> np.ndarray:
-    """The inputs of a worst-case file (the `input` column, float.hex); ValueError naming
-    the file and line of anything else."""
+    """The inputs of a worst-case file: the `input` column (float.hex), or one hex float a
+    line; ValueError naming the file and line of anything else."""
     values = []
     with open(path) as f:
         for number, line in enumerate(f, 1):
@@ -217,10 +221,10 @@ def read_cases(path) -> np.ndarray:
             if not text:
                 continue
             fields = [t.strip() for t in text.split(",")]
-            try:
-                values.append(float.fromhex(fields[1]) if len(fields) > 1 else float(fields[0]))
-            except (ValueError, IndexError):
-                raise ValueError(f"{path}:{number}: not a worst-case line: {text[:60]!r}") from None
+            value = fields[1] if len(fields) > 1 else fields[0]  # bits, input, ... or input
+            if not _HEX_FLOAT.fullmatch(value):
+                raise ValueError(f"{path}:{number}: not a worst-case line: {text[:60]!r}")
+            values.append(float.fromhex(value))
     if not values:
         raise ValueError(f"{path}:1: no inputs")
     return np.array(values, dtype=np.float64)

@@ -106,7 +106,10 @@ def checkpoint_folder(sweep: Sweep) -> Path:
 
 def _code_hash(target: Target) -> str:
     digest = hashlib.sha256()
-    paths = list(_CODE)
+    # The measurement, the worker and the adapter that calls the framework: a change to
+    # any of them makes the recorded chunks stale.
+    package = Path(__file__).parent.parent
+    paths = [*_CODE, package / "worker.py", package / "frameworks" / f"{target.module}.py"]
     if target.user:  # a user's function: its module's source
         for spec in target.user:
             if spec:
@@ -126,37 +129,69 @@ def run(sweep: Sweep, folder: Path | None = None, progress=None, fresh: bool = F
     which is how a changed policy is applied to finished sweeps. `fresh` empties it first.
     """
     (outcome,) = run_group([sweep], [folder] if folder else None, progress, fresh)
+    assert isinstance(outcome, Outcome)  # a single sweep raises SweepError instead
     return outcome
 
 
 def run_group(
-    sweeps: list[Sweep], folders: list[Path] | None = None, progress=None, fresh: bool = False
-) -> list[Outcome]:
+    sweeps: list[Sweep],
+    folders: list[Path] | None = None,
+    progress=None,
+    fresh: bool = False,
+    skip_unavailable: bool = False,
+) -> list:
     """Several sweeps of the same range, dtype, quantity and device at once: each chunk's
     reference is evaluated once, in one worker that holds every implementation (their
     frameworks loaded side by side, so their worker environments must agree). Each sweep
-    keeps its own checkpoint, the one `run` would use."""
+    keeps its own checkpoint, the one `run` would use.
+
+    Returns an Outcome per sweep. A member that does not load or lacks the device raises
+    SweepError, or with `skip_unavailable` is left out: its place holds the reason (str).
+    """
     started = time.perf_counter()
-    first = sweeps[0]
     env: dict = {}
     for sweep in sweeps:
         env.update(sweep.target.env)
-    infos = {}
-    for sweep in sweeps:
+    infos: dict = {}
+    reasons: dict[int, str] = {}
+    for i, sweep in enumerate(sweeps):
         target = sweep.target
         if target.module not in infos:
             probe = Worker(target.module, env, 1, target.user, sweep.timeout)
             try:
                 infos[target.module] = dict(probe.start())
             except WorkerError as error:
-                raise SweepError(f"{target.id}: {error}") from None
+                infos[target.module] = {"error": f"{target.id}: {error}"}
             finally:
                 probe.close()
-        devices = infos[target.module]["devices"]
-        if sweep.device not in devices:
-            raise SweepError(
-                f"{target.id} has no device {sweep.device!r} here (it has {', '.join(devices)})"
-            )
+        info = infos[target.module]
+        if "error" in info:
+            reasons[i] = info["error"]
+        elif sweep.device not in info["devices"]:
+            devices = ", ".join(info["devices"])
+            reasons[i] = f"{target.id} has no device {sweep.device!r} here (it has {devices})"
+    if reasons and not skip_unavailable:
+        raise SweepError(next(iter(reasons.values())))
+    live = [i for i in range(len(sweeps)) if i not in reasons]
+    outcomes: list = [reasons.get(i) for i in range(len(sweeps))]
+    if not live:
+        return outcomes
+    measured = _run_live(
+        [sweeps[i] for i in live],
+        [folders[i] for i in live] if folders else None,
+        infos,
+        env,
+        progress,
+        fresh,
+        started,
+    )
+    for i, outcome in zip(live, measured, strict=True):
+        outcomes[i] = outcome
+    return outcomes
+
+
+def _run_live(sweeps, folders, infos, env, progress, fresh, started) -> list[Outcome]:
+    first = sweeps[0]
     chunks = first.chunks()
     with contextlib.ExitStack() as stack:
         checkpoints = []
@@ -173,9 +208,7 @@ def run_group(
                 "code": _code_hash(sweep.target),
             }
             folder = folders[i] if folders else checkpoint_folder(sweep)
-            if fresh:
-                Checkpoint(folder, manifest).remove()
-            checkpoints.append(stack.enter_context(Checkpoint(folder, manifest)))
+            checkpoints.append(stack.enter_context(Checkpoint(folder, manifest, fresh)))
         indices = {index for index, _, _ in chunks}
         done = [checkpoint.done() & indices for checkpoint in checkpoints]
         # A chunk is measured for the members that lack it.
@@ -187,11 +220,14 @@ def run_group(
         label = sweeps[0].target.id if len(sweeps) == 1 else f"{len(sweeps)} implementations"
         bar = _Bar(progress, first, label, total=(first.stop - first.start) * len(sweeps))
         bar.advance(sum(b - a for index, a, b in chunks for d in done if index in d), fresh=False)
-        _measure_all(sweeps, env, todo, checkpoints, bar)
+        failed = _measure_all(sweeps, env, todo, checkpoints, bar)
         bar.close()
         outcomes = []
         for m, (sweep, checkpoint) in enumerate(zip(sweeps, checkpoints, strict=True)):
-            parts = (checkpoint.load(index) for index, _, _ in chunks)
+            parts = (
+                failed[m, index] if (m, index) in failed else checkpoint.load(index)
+                for index, _, _ in chunks
+            )
             summary = reduce(Summary.merge, parts, Summary())
             measured = sum(b - a for index, a, b, members in todo if m in members)
             wall = time.perf_counter() - started
@@ -200,8 +236,12 @@ def run_group(
     return outcomes
 
 
-def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, bar) -> None:
+def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, bar) -> dict:
+    """Measure the chunks of `todo`; save each member's summary to its checkpoint. A chunk
+    the implementation failed on is not saved (a later run tries it again): it is returned,
+    {(member, index): Summary}, for this run's result."""
     first = sweeps[0]
+    failed: dict = {}
     tasks: queue.Queue = queue.Queue()
     for task in todo:
         tasks.put(task)
@@ -219,7 +259,10 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, 
                     return
                 summaries = _one_chunk(worker, sweeps, members, a, b)
                 for m, summary in zip(members, summaries, strict=True):
-                    checkpoints[m].save(index, summary)
+                    if summary.errors:
+                        failed[m, index] = summary
+                    else:
+                        checkpoints[m].save(index, summary)
                 bar.advance((b - a) * len(members))
         except BaseException as error:  # the suite's own bug: stop everything, say it
             failures.append(error)
@@ -239,6 +282,7 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, 
         raise
     if failures:
         raise failures[0]
+    return failed
 
 
 def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, b: int):
@@ -250,10 +294,11 @@ def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, 
     try:
         reply = worker.sweep(calls, first.quantity, first.device, first.dtype, a, b)
     except WorkerError as error:
+        if len(members) > 1:  # whose crash or hang was it? Each member on its own.
+            return [_one_chunk(worker, sweeps, [m], a, b)[0] for m in members]
         kind = "timeout" if "timed out" in str(error) else "crash"
         message = str(error).replace("while sweep", where)
-        failure = {"start": a, "stop": b, "kind": kind, "error": message}
-        return [Summary(errors=[failure]) for _ in members]
+        return [Summary(errors=[{"start": a, "stop": b, "kind": kind, "error": message}])]
     out = []
     for i in range(len(members)):
         if i in reply["summaries"]:
@@ -384,7 +429,8 @@ def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> 
     }
     if verdict.deviation is not None:
         rec["deviation"] = verdict.deviation.as_dict()
-    if verdict.note:
+    # A part of the range cannot tell that a recorded deviation is gone: no stale note.
+    if verdict.note and (sweep.full or "no longer observed" not in verdict.note):
         rec["note"] = verdict.note
     busy = sum(s.seconds.get(p, 0.0) for p in TIME_PARTS) or 1.0
     timing = {
