@@ -453,7 +453,7 @@ class _Context:
                 )
             )
             rec["verdict"] = verdict.verdict
-            _attach(rec, verdict)
+            attach_verdict(rec, verdict)
             records.append(rec)
             if not ok:
                 bad.append(
@@ -552,7 +552,8 @@ def _worse(a: Verdict, b: Verdict) -> Verdict:
     return b if _ORDER[b.verdict] > _ORDER[a.verdict] else a
 
 
-def _attach(record: dict, verdict: Verdict) -> None:
+def attach_verdict(record: dict, verdict: Verdict) -> None:
+    """The policy's note and, unless it passed, the deviation that covers the record."""
     if verdict.note:
         record["note"] = verdict.note
     if verdict.deviation is not None and verdict.verdict != "pass":
@@ -564,7 +565,7 @@ def _finding(tid: str, check: str, verdict: Verdict, message: str, record: dict)
     record = dict(record)
     record.setdefault("check", check)
     record["verdict"] = verdict.verdict
-    _attach(record, verdict)
+    attach_verdict(record, verdict)
     if verdict.verdict == "known-deviation":
         d = verdict.deviation
         message += f"\n  known deviation (policy line {d.line}): {d.cause}"

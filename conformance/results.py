@@ -90,9 +90,7 @@ def build(
             if "no longer observed" in r.get("note", "")
         }
     )
-    verdict = (
-        "fail" if counts["fail"] else "known-deviation" if counts["known-deviation"] else "pass"
-    )
+    verdict = overall_verdict(counts)
     implementations = []
     for spec in SPECS:
         if spec.id in versions:
@@ -131,6 +129,11 @@ def build(
         "summary": {"verdict": verdict, "counts": counts, "stale_deviations": stale},
         "timings": {impl: info.get("seconds") for impl, info in versions.items()},
     }
+
+
+def overall_verdict(counts: dict[str, int]) -> str:
+    """A run's verdict from its findings' counts: the worst of them."""
+    return "fail" if counts["fail"] else "known-deviation" if counts["known-deviation"] else "pass"
 
 
 def _default(value):
@@ -221,9 +224,7 @@ def merge_measurement(
     for r in document["measurements"] + document.get("checks", []):
         if r.get("verdict") in counts:
             counts[r["verdict"]] += 1
-    verdict = (
-        "fail" if counts["fail"] else "known-deviation" if counts["known-deviation"] else "pass"
-    )
+    verdict = overall_verdict(counts)
     document.setdefault("summary", {}).update({"verdict": verdict, "counts": counts})
     document["generated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     write(document, path)

@@ -30,7 +30,7 @@ from ..registry import BY_ID, SPECS, lookup
 from ..worker import Worker, WorkerError
 from . import float64
 from .checkpoint import CheckpointError
-from .run import CHUNK, Sweep, SweepError, record, run, run_group
+from .run import CHUNK, Sweep, SweepError, file_name, judged_record, record, run, run_group
 
 DEFAULT_JSON = Path("results") / "sweeps.json"
 WORST_DIR = Path("results") / "worst"
@@ -119,6 +119,7 @@ def cmd_sweep(args, usage_error) -> int:
         stop = _hex(args.stop, 1 << bits, "stop", 1 << bits, usage_error)
         if start >= stop:
             raise usage_error(f"--start {start:#x} is not below --stop {stop:#x}")
+        args.span = (start, stop)
     if args.all:
         return _sweep_all(args, policy, profile, usage_error)
     quantity = args.quantity or "forward"
@@ -131,9 +132,7 @@ def cmd_sweep(args, usage_error) -> int:
 def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
     if dtype == "float64":
         return _search(args, target, dtype, quantity, policy, profile, usage_error)
-    bits = format_of(dtype).bits
-    start = _hex(args.start, 0, "start", 1 << bits, usage_error)
-    stop = _hex(args.stop, 1 << bits, "stop", 1 << bits, usage_error)
+    start, stop = args.span
     sweep = Sweep(
         target, args.device, dtype, quantity, start, stop, args.chunk, args.jobs, args.timeout
     )
@@ -246,54 +245,35 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
     finally:
         worker.close()
 
-    bound = profile.bound(dtype)
     if found is None:
         kind = "timeout" if "timed out" in failure else "crash"
         max_ulp, kinds, worst, first = float("inf"), {kind}, [], None
     else:
         max_ulp = round_significant(found.worst[0]["ulp"]) if found.worst else 0.0
         kinds, worst, first = set(found.kinds), found.worst, found.first
-    verdict = policy.judge(
+    rec = judged_record(
+        policy,
         profile,
         impl=target.id,
         version=info["version"],
         device=args.device,
         dtype=dtype,
         quantity=quantity,
-        check="sweep",
+        input_set=input_set,
+        count=found.count if found else 0,
         max_ulp=max_ulp,
         kinds=kinds,
-        bound=bound,
-    )
-    top = worst[0] if worst else {}
-    rec = {
-        "impl": target.id,
-        "device": args.device,
-        "dtype": dtype,
-        "quantity": quantity,
-        "input_set": input_set,
-        "count": found.count if found else 0,
-        "max_ulp": max_ulp,
-        "lower_bound": True,
-        "worst_input": top.get("input"),
-        "worst_output": top.get("output"),
-        "worst_expected": top.get("expected"),
-        "violations": dict(sorted(found.kinds.items())) if found else {},
-        "first_violation": first,
-        "worst": [{**w, "ulp": round_significant(w["ulp"])} for w in worst],
+        violations=found.kinds if found else {},
+        worst=[{**w, "ulp": round_significant(w["ulp"])} for w in worst],
+        first=first,
+        lower_bound=True,
         # What ranked the candidates (the figures are the reference's either way).
-        "screening": "x87 long double" if float64.EXTENDED else "long double = double",
-        "verdict": verdict.verdict,
-    }
+        screening="x87 long double" if float64.EXTENDED else "long double = double",
+    )
     if found is None:
         rec["error"] = failure
-    if verdict.deviation is not None:
-        rec["deviation"] = verdict.deviation.as_dict()
-    if verdict.note:
-        rec["note"] = verdict.note
     if found is not None and not args.replay:
-        name = target.id.replace("/", "_").replace(":", "_")
-        cases = WORST_DIR / f"{name}-{args.device}-{dtype}-{quantity}.txt"
+        cases = WORST_DIR / f"{file_name(target.id)}-{args.device}-{dtype}-{quantity}.txt"
         float64.write_cases(
             cases,
             worst,
@@ -369,9 +349,7 @@ def _compatible_groups(targets: list[Target]) -> list[list[Target]]:
 
 
 def _sweep_group(args, targets, dtype, quantity, policy, profile, usage_error) -> int:
-    bits = format_of(dtype).bits
-    start = _hex(args.start, 0, "start", 1 << bits, usage_error)
-    stop = _hex(args.stop, 1 << bits, "stop", 1 << bits, usage_error)
+    start, stop = args.span
     sweeps = [
         Sweep(t, args.device, dtype, quantity, start, stop, args.chunk, args.jobs, args.timeout)
         for t in targets

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from reference import format_of
 
-from ..engine import CACHE_DIR, Target, finding_id
+from ..engine import CACHE_DIR, Target, attach_verdict, finding_id
 from ..measure import round_significant
 from ..policy import Policy, Profile
 from ..worker import Worker, WorkerError
@@ -99,9 +99,13 @@ class Outcome:
     resumed_chunks: int
 
 
+def file_name(text: str) -> str:
+    """`text` (an implementation id, a finding id) made safe as a file name."""
+    return "".join(c if c.isalnum() or c in "-_.[]," else "_" for c in text)
+
+
 def checkpoint_folder(sweep: Sweep) -> Path:
-    name = f"{sweep.finding_id}".replace("/", "_").replace(":", "_")
-    return CHECKPOINTS / "".join(c if c.isalnum() or c in "-_.[]," else "_" for c in name)
+    return CHECKPOINTS / file_name(sweep.finding_id)
 
 
 def _code_hash(target: Target) -> str:
@@ -370,68 +374,108 @@ class _Bar:
 # -- the record ---------------------------------------------------------------------------
 
 
+def judged_record(
+    policy: Policy,
+    profile: Profile,
+    *,
+    impl: str,
+    version: str,
+    device: str,
+    dtype: str,
+    quantity: str,
+    input_set: str,
+    count: int,
+    max_ulp: float,
+    kinds: set,
+    violations: dict,
+    worst: list[dict],
+    first: dict | None,
+    failed: bool = False,
+    partial: bool = False,
+    **more,
+) -> dict:
+    """A results.json measurement of a sweep or a float64 search, with the policy's verdict
+    for check "sweep". `worst`: the worst inputs, worst first ({"ulp", "input", "output",
+    "expected", ...}); `failed`: the implementation failed on some inputs (judged as an
+    infinite error); `partial`: a part of the range, which cannot tell that a recorded
+    deviation is gone (no stale note); `more`: keys of its own, after the common ones."""
+    verdict = policy.judge(
+        profile,
+        impl=impl,
+        version=version,
+        device=device,
+        dtype=dtype,
+        quantity=quantity,
+        check="sweep",
+        max_ulp=float("inf") if failed else max_ulp,
+        kinds=set(kinds),
+        bound=profile.bound(dtype),
+    )
+    top = worst[0] if worst else {}
+    rec = {
+        "impl": impl,
+        "device": device,
+        "dtype": dtype,
+        "quantity": quantity,
+        "input_set": input_set,
+        "count": count,
+        "max_ulp": max_ulp,
+        "worst_input": top.get("input"),
+        "worst_output": top.get("output"),
+        "worst_expected": top.get("expected"),
+        "violations": dict(sorted(violations.items())),
+        "first_violation": first,
+        "worst": worst,
+        **more,
+        "verdict": verdict.verdict,
+    }
+    attach_verdict(rec, verdict)
+    if partial and "no longer observed" in rec.get("note", ""):
+        del rec["note"]
+    return rec
+
+
 def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> dict:
-    """The results.json measurement of a sweep, with the policy's verdict; and `timing`,
-    which goes to the document's volatile "timings"."""
+    """The results.json measurement of a sweep (`judged_record`); and `timing`, which goes
+    to the document's volatile "timings"."""
     s = outcome.summary
     fmt = format_of(sweep.dtype)
-    kinds = dict(s.kinds)
-    for error in s.errors:
-        kinds[error["kind"]] = kinds.get(error["kind"], 0) + 1
-    bound = profile.bound(sweep.dtype)
-    max_ulp = round_significant(s.max_ulp)
-    verdict = policy.judge(
+    kinds = set(s.kinds) | {error["kind"] for error in s.errors}
+    first = None
+    if s.first:
+        kind = min(s.first, key=lambda k: s.first[k]["bits"])
+        first = {"kind": kind, **{k: s.first[kind][k] for k in ("input", "output", "expected")}}
+    rec = judged_record(
+        policy,
         profile,
         impl=sweep.target.id,
         version=outcome.info["version"],
         device=sweep.device,
         dtype=sweep.dtype,
         quantity=sweep.quantity,
-        check="sweep",
-        max_ulp=max_ulp if not s.errors else float("inf"),
-        kinds=set(kinds),
-        bound=bound,
-    )
-    worst = s.top[0] if s.top else {}
-    first = None
-    for kind in sorted(s.first, key=lambda k: s.first[k]["bits"]):
-        example = s.first[kind]
-        first = {"kind": kind, **{k: example[k] for k in ("input", "output", "expected")}}
-        break
-    rec = {
-        "impl": sweep.target.id,
-        "device": sweep.device,
-        "dtype": sweep.dtype,
-        "quantity": sweep.quantity,
-        "input_set": sweep.input_set,
-        "range": [f"{sweep.start:#010x}", f"{sweep.stop:#010x}"],
-        "count": s.count,
-        "max_ulp": max_ulp,
-        "worst_input": worst.get("input"),
-        "worst_output": worst.get("output"),
-        "worst_expected": worst.get("expected"),
-        "violations": dict(sorted(s.kinds.items())),
-        "first_violation": first,
-        "worst": [
+        input_set=sweep.input_set,
+        count=s.count,
+        max_ulp=round_significant(s.max_ulp),
+        kinds=kinds,
+        violations=s.kinds,
+        worst=[
             {"ulp": round_significant(t["ulp"]), "bits": f"{t['bits']:#x}"}
             | {k: t[k] for k in ("input", "output", "expected")}
             for t in s.top
         ],
-        "histogram": {
+        first=first,
+        failed=bool(s.errors),
+        partial=not sweep.full,
+        range=[f"{sweep.start:#010x}", f"{sweep.stop:#010x}"],
+        histogram={
             "columns": list(BUCKETS),
             "rows": [
                 {**binade(row, fmt), "counts": counts} for row, counts in sorted(s.rows.items())
             ],
         },
-        "failed_chunks": s.errors,
-        "mpmath_inputs": s.mpmath,
-        "verdict": verdict.verdict,
-    }
-    if verdict.deviation is not None:
-        rec["deviation"] = verdict.deviation.as_dict()
-    # A part of the range cannot tell that a recorded deviation is gone: no stale note.
-    if verdict.note and (sweep.full or "no longer observed" not in verdict.note):
-        rec["note"] = verdict.note
+        failed_chunks=s.errors,
+        mpmath_inputs=s.mpmath,
+    )
     busy = sum(s.seconds.get(p, 0.0) for p in TIME_PARTS) or 1.0
     timing = {
         "wall_s": round(outcome.wall, 1),
