@@ -4,15 +4,7 @@
 # same machine's CPU for comparison. The implementation runs on the GPU; the reference and
 # the measurement run on the CPU cores, one worker process per core (--jobs). Writes
 # sweeps-cuda.json and the log to ${OUT:-gpu/results}.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-out=${OUT:-gpu/results}
-mkdir -p "$out"
-export PYTHONUNBUFFERED=1
-if ls .whl/*.whl >/dev/null 2>&1; then  # wheels carried to a machine without an index
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
+source "$(dirname "$0")/common.sh"
 jobs=${JOBS:-$(nproc)}
 {
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
