@@ -7,14 +7,23 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REQS   := constraints.txt $(wildcard requirements/*.txt)
 
-.PHONY: help setup test test-self gate lint report bench-reference bench-quick sweep sweep-verify clean
+ASV     := $(VENV)/bin/asv
+ASV_ENV := --environment existing:$(CURDIR)/$(PY)
+MACHINE ?= $(shell hostname)
+COMMIT   = $(shell git rev-parse HEAD)
+
+.PHONY: help setup test test-self gate lint report bench bench-quick bench-reference sweep \
+	sweep-verify clean
 
 help:
 	@echo "make test    lint, the suite's self-tests and the conformance gate (results/gate.json)"
 	@echo "make report  runs the suite and writes the comparison report"
 	@echo "make setup   creates .venv with every pinned dependency (done by the two above)"
 	@echo "make lint    ruff"
-	@echo "make bench-reference, make bench-quick   speed of the reference; asv, once each"
+	@echo "make bench   asv: every implementation's speed, forward and backward, against the"
+	@echo "             scale y=2x (.asv/results, versions in .asv/environments, site .asv/html)"
+	@echo "make bench-quick   asv check, and every benchmark once (part of make test)"
+	@echo "make bench-reference   speed of the ground truth"
 	@echo "make sweep   every float32 input of every implementation, forward and derivative,"
 	@echo "             and a float64 worst-case search (results/sweeps.json, results/worst/)"
 	@echo "make sweep-verify   the sweep of -0..-2^-95 against an independent check"
@@ -30,7 +39,7 @@ setup: $(STAMP)
 
 # The self-tests of the suite's machinery, then the conformance gate over every pinned
 # implementation (results.json of the gate: results/gate.json).
-test: setup lint test-self gate
+test: setup lint test-self gate bench-quick
 
 test-self: setup
 	$(PY) -m pytest tests
@@ -42,26 +51,47 @@ lint: setup
 	$(VENV)/bin/ruff check reference conformance benchmarks tests
 	$(VENV)/bin/ruff format --check reference conformance benchmarks tests
 
-# Until the report exists, `make report` shows the ground truth, its speed and the gate's
-# findings, and says what is still to come.
+# Until the report exists, `make report` shows the ground truth, its speed, the gate's
+# findings and the newest saved asv results, and says what is still to come.
 report: setup
 	$(PY) -m reference constants
 	$(PY) -m reference bench --repeat 3
 	@echo
 	$(PY) -m conformance run --json results/results.json
 	@echo
-	@echo "Not built yet: the asv benchmarks of the implementations and the HTML/Markdown"
-	@echo "comparison report; today the report is results/results.json and the lines above"
-	@echo "(and results/sweeps.json, from \`make sweep\`)."
+	@if [ -d .asv/results/$(MACHINE) ]; then \
+	  $(ASV) publish >/dev/null && echo "asv's site of every saved result: .asv/html" && \
+	  $(PY) -m conformance.speed summary --machine $(MACHINE); \
+	else echo "No asv results on this machine yet: \`make bench\` saves them."; fi
+	@echo
+	@echo "Not built yet: the HTML/Markdown comparison report; today the report is"
+	@echo "results/results.json and the lines above (and results/sweeps.json, from \`make sweep\`)."
 
 # Speed of the reference (target: 2^24 float32 inputs in at most 1 s).
 bench-reference: setup
 	$(PY) -m reference bench
 
-# Every asv benchmark once, on the project's environment (machine facts without prompts).
+# The full asv run on this machine: results saved for the checked-out commit (a framework
+# upgrade is a commit to constraints.txt, so `asv compare A B` shows its effect), the
+# framework versions and device names beside them (asv's existing environment records
+# neither), then the HTML site (.asv/html; `asv preview` serves it).
+bench: setup
+	$(ASV) machine --yes --machine $(MACHINE) >/dev/null
+	$(ASV) run $(ASV_ENV) --machine $(MACHINE) --set-commit-hash $(COMMIT)
+	$(PY) -m conformance.speed environment .asv/environments/$(MACHINE)/$(COMMIT).json
+	$(ASV) publish
+	$(PY) -m conformance.speed summary --machine $(MACHINE)
+
+# asv check, and every benchmark once (at the smallest size, for every implementation,
+# dtype, device and direction), to prove they run; nothing is saved. Without an NVIDIA
+# driver the cuda cases are left out here (`make bench` records them as skipped, with the
+# reason): each costs a process that only skips.
+QUICK_DEVICES := $(if $(wildcard /dev/nvidiactl),,cpu)
 bench-quick: setup
-	$(VENV)/bin/asv machine --yes >/dev/null
-	$(VENV)/bin/asv run --quick --show-stderr --environment existing:$(CURDIR)/$(PY)
+	$(ASV) machine --yes --machine $(MACHINE) >/dev/null
+	$(ASV) check $(ASV_ENV)
+	SELU_BENCH_QUICK=1 $(ASV) run --quick $(ASV_ENV) --machine $(MACHINE) \
+	  -b "bench_selu\..*, 4096, '$(QUICK_DEVICES)" -b bench_reference
 
 # Every available implementation, forward and derivative: all 2^32 float32 inputs each,
 # and the float64 worst-case search. Resumable: run it again after an interruption.

@@ -11,6 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from conformance.frameworks import Kernels
+
 
 def version() -> str:
     return jax.__version__
@@ -50,6 +52,37 @@ def build(variant: str, quantity: str, device: str):
         return np.asarray(compute(jax.device_put(x, target)))
 
     return call
+
+
+def value_and_gradient(f):
+    """(f(x), g·f'(x)) through jax.vjp: the backward of a training step."""
+
+    def compute(x, g):
+        y, pullback = jax.vjp(f, x)
+        return y, pullback(g)[0]
+
+    return compute
+
+
+def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
+    """jax.nn.selu and x * 2, called as they are (jax/nn) or under jax.jit (jax/jit, one
+    compiled function for the value and the gradient). Dispatch is asynchronous on every
+    device: jax.block_until_ready waits for the kept output."""
+    target = _jax_device(device)
+    xd, gd = jax.device_put(x, target), jax.device_put(g, target)
+
+    def call(f):
+        if direction == "forward":
+            compute, arguments = f, (xd,)
+        else:
+            compute, arguments = value_and_gradient(f), (xd, gd)
+        if variant == "jit":
+            compute = jax.jit(compute)
+        elif variant != "nn":
+            raise ValueError(f"unknown jax variant {variant!r}")
+        return lambda: compute(*arguments)
+
+    return Kernels(call(jax.nn.selu), call(lambda v: v * 2), jax.block_until_ready)
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:

@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from conformance.frameworks import Kernels
+
 BACKEND = os.environ.get("KERAS_BACKEND", "")
 import keras  # noqa: E402  (reads KERAS_BACKEND at import)
 
@@ -57,6 +59,47 @@ def build(variant: str, quantity: str, device: str):
             return to_numpy(t.grad, x.dtype)
 
         return call
+    raise ValueError(f"keras backend {BACKEND!r} is not one the suite tests (jax, torch)")
+
+
+def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
+    """keras.activations.selu and keras.ops.multiply(x, 2) on the backend's own arrays, with
+    the backend's autodiff for the backward (jax.vjp; torch.autograd.grad)."""
+    assert variant == "selu" and device == "cpu"
+    selu, scale = keras.activations.selu, lambda v: keras.ops.multiply(v, 2)
+    if BACKEND == "jax":
+        import jax
+
+        from conformance.frameworks.jax_impl import value_and_gradient
+
+        xd, gd = jax.device_put(x, jax.devices("cpu")[0]), jax.device_put(g, jax.devices("cpu")[0])
+        if direction == "forward":
+            return Kernels(lambda: selu(xd), lambda: scale(xd), jax.block_until_ready)
+        return Kernels(
+            lambda: value_and_gradient(selu)(xd, gd),
+            lambda: value_and_gradient(scale)(xd, gd),
+            jax.block_until_ready,
+        )
+    if BACKEND == "torch":
+        import torch
+
+        from conformance.frameworks.torch_impl import to_torch
+
+        t, gt = to_torch(x, "cpu"), to_torch(g, "cpu")
+        if direction == "forward":
+
+            def forward(f):
+                with torch.no_grad():
+                    return f(t)
+
+            return Kernels(lambda: forward(selu), lambda: forward(scale))
+        leaf = t.detach().requires_grad_(True)
+
+        def backward(f):
+            y = f(leaf)
+            return y, torch.autograd.grad(y, leaf, gt)[0]
+
+        return Kernels(lambda: backward(selu), lambda: backward(scale))
     raise ValueError(f"keras backend {BACKEND!r} is not one the suite tests (jax, torch)")
 
 

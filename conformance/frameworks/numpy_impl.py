@@ -17,6 +17,8 @@ selu(-inf) = -λα, and the derivative at ±0 is the left value λα.
 
 import numpy as np
 
+from conformance.frameworks import Kernels
+
 # α, λ from the fixed-point conditions (python -m reference constants), 40 digits: more
 # than float64 or the x87 extended format can hold, so each parses to its correct rounding.
 LAM = "1.050700987355480493419334985294606351959"
@@ -56,6 +58,17 @@ def _selu(quantity: str, x: np.ndarray) -> np.ndarray:
 def build(variant: str, quantity: str, device: str):
     assert variant == "reference" and device == "cpu"
     return lambda x: _selu(quantity, np.asarray(x))
+
+
+def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
+    """numpy has no autodiff: "backward" is the value and g times the derivative."""
+    assert variant == "reference" and device == "cpu"
+    if direction == "forward":
+        return Kernels(lambda: _selu("forward", x), lambda: np.multiply(x, 2))
+    return Kernels(
+        lambda: (_selu("forward", x), g * _selu("gradient", x)),
+        lambda: (np.multiply(x, 2), np.multiply(g, 2)),
+    )
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:

@@ -6,7 +6,9 @@ import functools
 
 import numpy as np
 import onnxruntime as ort
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
+
+from conformance.frameworks import Kernels
 
 _ELEMENT_TYPE = {
     np.dtype(np.float16): TensorProto.FLOAT16,
@@ -29,14 +31,21 @@ def set_threads(n: int) -> None:
 
 
 @functools.cache
-def _session(dtype: np.dtype) -> ort.InferenceSession:
+def _session(dtype: np.dtype, op: str = "Selu") -> ort.InferenceSession:
+    """A session of one node: Selu (α, γ: the ONNX defaults, SELU's), or Mul by a constant 2
+    (the scale that the benchmarks time beside it)."""
     element = _ELEMENT_TYPE[dtype]
-    node = helper.make_node("Selu", ["x"], ["y"])  # α, γ: the ONNX defaults (SELU's)
+    if op == "Selu":
+        node, initializer = helper.make_node("Selu", ["x"], ["y"]), []
+    else:
+        node = helper.make_node("Mul", ["x", "two"], ["y"])
+        initializer = [numpy_helper.from_array(np.array(2, dtype), "two")]
     graph = helper.make_graph(
         [node],
-        "selu",
+        op.lower(),
         [helper.make_tensor_value_info("x", element, None)],
         [helper.make_tensor_value_info("y", element, None)],
+        initializer,
     )
     # No shape on the input: any rank. (onnx.checker insists on one; onnxruntime does not.)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)], ir_version=10)
@@ -55,6 +64,13 @@ def build(variant: str, quantity: str, device: str):
         return _session(x.dtype).run(None, {"x": x})[0]
 
     return call
+
+
+def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
+    if direction != "forward":
+        raise ValueError("onnxruntime/selu has no derivative")
+    selu, scale = _session(x.dtype), _session(x.dtype, "Mul")
+    return Kernels(lambda: selu.run(None, {"x": x})[0], lambda: scale.run(None, {"x": x})[0])
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:

@@ -14,6 +14,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf
 
+from conformance.frameworks import Kernels, no_wait
+
 
 def version() -> str:
     return tf.__version__
@@ -70,6 +72,46 @@ def build(variant: str, quantity: str, device: str):
             return np.asarray(compute(tf.constant(x)).numpy())
 
     return call
+
+
+def _scale(variant: str):
+    if variant == "keras":
+        return lambda t: tf.keras.ops.multiply(t, 2)
+    return lambda t: tf.multiply(t, tf.constant(2, t.dtype))
+
+
+def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
+    """Eager calls (tensorflow/keras without the Activation-layer cross-check), or one
+    XLA-compiled tf.function per call for tensorflow/xla; GradientTape with g as the output
+    gradient for the backward. tf.test.experimental.sync_devices() waits for a GPU."""
+    with tf.device(_device(device)):
+        t, gt = tf.identity(tf.constant(x)), tf.identity(tf.constant(g))
+    selu = tf.keras.activations.selu if variant == "keras" else _selu_function(variant)
+    scale = _scale(variant)
+
+    def call(f):
+        if direction == "forward":
+            compute = f
+        else:
+
+            def compute(t, g):
+                with tf.GradientTape() as tape:
+                    tape.watch(t)
+                    y = f(t)
+                return y, tape.gradient(y, t, output_gradients=g)
+
+        if variant == "xla":
+            compute = tf.function(compute, jit_compile=True)
+        arguments = (t,) if direction == "forward" else (t, gt)
+
+        def run():
+            with tf.device(_device(device)):
+                return compute(*arguments)
+
+        return run
+
+    wait = (lambda output: tf.test.experimental.sync_devices()) if device == "cuda" else no_wait
+    return Kernels(call(selu), call(scale), wait)
 
 
 _CALL = {

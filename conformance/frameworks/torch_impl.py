@@ -12,6 +12,8 @@ import ml_dtypes
 import numpy as np
 import torch
 
+from conformance.frameworks import Kernels, no_wait
+
 _BF16 = np.dtype(ml_dtypes.bfloat16)
 
 
@@ -73,6 +75,63 @@ def build(variant: str, quantity: str, device: str):
         return to_numpy(t.grad, x.dtype)
 
     return forward if quantity == "forward" else gradient
+
+
+def _wait(device: str):
+    return (lambda output: torch.cuda.synchronize()) if device == "cuda" else no_wait
+
+
+def _scale_function(variant: str):
+    if variant == "compile":
+        return torch.compile(lambda t: t * 2, dynamic=True)
+    return lambda t: t * 2
+
+
+def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
+    """torch.no_grad() for the forward; autograd.grad(y, x, g) for the backward.
+
+    torch/inplace works on a buffer of its own: the forward applies selu_ to it again at
+    every call (each element keeps its sign, so the share of negative inputs holds, and no
+    value becomes subnormal; positive ones grow by λ per call, up to inf, which costs what
+    any other value costs), and its scale alternates mul_(2) and mul_(0.5), which leaves the
+    values as they were. Its backward goes through a clone, as autograd requires of an
+    in-place op on an input: the scale's backward takes the same clone.
+    """
+    t, gt = to_torch(x, device), to_torch(g, device)
+    if variant == "inplace" and direction == "forward":
+        buffers = [t.clone(), t.clone()]
+        factor = [2.0]
+
+        def scale_in_place():
+            factor[0] = 1 / factor[0]  # 0.5, 2, 0.5, ...: x·2·0.5 = x exactly
+            return buffers[1].mul_(factor[0])
+
+        return Kernels(  # the buffers do not require grad: autograd records nothing
+            lambda: torch.nn.functional.selu(buffers[0], inplace=True),
+            scale_in_place,
+            _wait(device),
+        )
+    if variant == "inplace":
+        selu = lambda v: torch.nn.functional.selu(v.clone(), inplace=True)  # noqa: E731
+        scale = lambda v: v.clone().mul_(2)  # noqa: E731
+    else:
+        selu, scale = _selu_function(variant, direction), _scale_function(variant)
+    if direction == "forward":
+
+        def forward(f):
+            with torch.no_grad():
+                return f(t)
+
+        return Kernels(lambda: forward(selu), lambda: forward(scale), _wait(device))
+    leaf = t.detach().requires_grad_(True)
+
+    def value_and_gradient(f):
+        y = f(leaf)
+        return y, torch.autograd.grad(y, leaf, gt)[0]
+
+    return Kernels(
+        lambda: value_and_gradient(selu), lambda: value_and_gradient(scale), _wait(device)
+    )
 
 
 _CALL = {

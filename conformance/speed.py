@@ -1,0 +1,405 @@
+"""What the asv benchmarks (`benchmarks/bench_selu.py`) time, and how.
+
+A case is one implementation id × dtype × size × device × direction ("forward": selu(x);
+"backward": the value and the gradient with respect to x for an upstream gradient g, as in
+a training step). `prepare` builds it once per process: inputs on the device, compiled
+variants compiled, every call warmed; an implementation, dtype, direction or device that
+is missing raises NotImplementedError with the reason, which asv records as a skip.
+
+The physical limit is memory traffic. SELU reads and writes each element once, as the
+scale y = 2x does, so every case is timed beside the same framework's scale, called the
+same way (`Kernels`): `side_by_side` alternates the two and returns the median time per
+call of each. Bandwidth is the nominal traffic of the operation (forward: read x, write
+y; backward: read x and g, write y and the gradient), over the median time.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import itertools
+import json
+import math
+import os
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+
+from conformance.registry import BY_ID, Spec, package_version
+
+DIRECTIONS = ("forward", "backward")
+DEVICES = ("cpu", "cuda")
+DTYPES = {
+    "float16": np.dtype(np.float16),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+    "float32": np.dtype(np.float32),
+    "float64": np.dtype(np.float64),
+}
+# Arrays read and written per element: forward x → y; backward x, g → y, gradient.
+TRAFFIC = {"forward": 2, "backward": 4}
+NEGATIVE_SHARE = 0.5  # only x <= 0 computes an exponential
+SEED = 0
+
+# The frameworks that asv's fork server imports once (`preload`), so that each benchmark
+# process it forks starts with them. keras_impl is not among them: keras/jax and
+# keras/torch need different backends (see `_framework`).
+PRELOAD = ("numpy_impl", "torch_impl", "tensorflow_impl", "jax_impl", "onnxruntime_impl")
+# torch.compile's own modules, a few seconds of imports that every compiled case needs.
+_TORCH_COMPILE_MODULES = ("torch._dynamo", "torch._inductor.compile_fx")
+
+
+def preload(sizes=()) -> dict[str, str]:
+    """Import the framework modules that are installed, and make the inputs of `sizes` in
+    every dtype (a process forked from this one then finds them made); the reason for each
+    module that fails to import."""
+    for size in sizes:
+        for dtype in DTYPES:
+            inputs(dtype, size)
+    failed = {}
+    for module in PRELOAD:
+        try:
+            importlib.import_module(f"conformance.frameworks.{module}")
+        except Exception as error:  # a framework that fails to load: its cases skip later
+            failed[module] = f"{type(error).__name__}: {error}"
+    if "torch" in sys.modules:
+        for module in _TORCH_COMPILE_MODULES:
+            importlib.import_module(module)
+    return failed
+
+
+@functools.cache
+def inputs(dtype: str, size: int, negative_share: float = NEGATIVE_SHARE, seed: int = SEED):
+    """x and the upstream gradient g: |N(0, 1)| magnitudes, each element negative with
+    probability `negative_share`, signs scattered (not sorted, so that vector lanes mix
+    both branches as activations do); g is N(0, 1). Deterministic for a seed. Made once
+    per process and shared: callers must not write to them."""
+    rng = np.random.default_rng(seed)
+    wide = np.float64 if dtype == "float64" else np.float32
+    magnitude = np.abs(rng.standard_normal(size, dtype=wide))
+    negative = rng.random(size, dtype=np.float32) < negative_share
+    x = np.where(negative, -magnitude, magnitude).astype(DTYPES[dtype])
+    g = rng.standard_normal(size, dtype=wide).astype(DTYPES[dtype])
+    return x, g
+
+
+def _has_nvidia_gpu() -> bool:
+    """Whether an NVIDIA driver is present, without importing a framework (a framework
+    that initialised CUDA in asv's fork server would break every process it forks)."""
+    return Path("/dev/nvidiactl").exists()
+
+
+def skip_reason(spec: Spec, dtype: str, device: str, direction: str) -> str | None:
+    """Why this case cannot run here (without importing anything), or None."""
+    if (reason := spec.unavailable()) is not None:
+        return f"{spec.id}: {reason}"
+    if dtype not in spec.dtypes:
+        return f"{spec.id} does not support {dtype}"
+    if direction == "backward" and not spec.gradient:
+        return f"{spec.id} has no derivative (forward only)"
+    if device == "cuda" and not _has_nvidia_gpu():
+        return "no NVIDIA GPU on this machine (/dev/nvidiactl is missing)"
+    if device == "cuda" and spec.module == "keras_impl":
+        return f"{spec.id} runs on the CPU only in this suite"
+    return None
+
+
+def _framework(spec: Spec):
+    """The framework module of a spec, imported in this process. Keras takes its backend
+    from KERAS_BACKEND when it is first imported, and TensorFlow imports it (with the
+    tensorflow backend): where it is loaded with another backend, Keras's own
+    keras.config.set_backend imports it afresh."""
+    backend = spec.env.get("KERAS_BACKEND")
+    if backend is not None:
+        os.environ["KERAS_BACKEND"] = backend
+        keras = sys.modules.get("keras")
+        if keras is not None and keras.config.backend() != backend:
+            with warnings.catch_warnings():  # that objects made before it become unusable:
+                warnings.simplefilter("ignore")  # none is made before it here
+                keras.config.set_backend(backend)
+    return importlib.import_module(f"conformance.frameworks.{spec.module}")
+
+
+@functools.cache
+def prepare(impl: str, dtype: str, size: int, device: str, direction: str):
+    """The warmed `Kernels` of one case (built once per process); NotImplementedError with
+    the reason where the case cannot run here."""
+    spec = BY_ID[impl]
+    if (reason := skip_reason(spec, dtype, device, direction)) is not None:
+        raise NotImplementedError(reason)
+    try:
+        module = _framework(spec)
+    except ImportError as error:
+        raise NotImplementedError(f"{impl}: {error}") from None
+    if device not in module.devices():
+        raise NotImplementedError(f"{impl} has no device {device!r} here")
+    x, g = inputs(dtype, size)
+    kernels = module.kernels(spec.variant, direction, device, x, g)
+    for _ in range(2):  # compiles (first call), then allocator and caches
+        kernels.selu()
+        kernels.scale()
+    kernels.clock()
+    return kernels
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Median seconds per call of SELU and of the scale, timed alternately."""
+
+    selu: float
+    scale: float
+    calls: int  # calls per sample
+
+    @property
+    def fraction(self) -> float:
+        """SELU's bandwidth as a fraction of the scale's (equal traffic): t_scale / t_selu."""
+        return self.scale / self.selu
+
+
+def side_by_side(
+    kernels, rounds: int = 9, sample_time: float = 0.02, max_time: float = 6.0
+) -> SideBySide:
+    """Time SELU and the scale in alternating samples (ABBA order, so that a drift of the
+    machine during the measurement affects both alike), each sample `calls` calls with one
+    wait at the end, `calls` chosen so that a sample takes at least `sample_time`. `rounds`
+    pairs of samples, or as many (at least 3) as fit in `max_time` seconds."""
+    calls = 1
+    while True:
+        elapsed = _sample(kernels.selu, kernels, calls)
+        if elapsed >= sample_time or calls >= 1 << 16:
+            break
+        calls = min(1 << 16, max(calls * 2, int(calls * sample_time / max(elapsed, 1e-9)) + 1))
+    selu, scale = [], []
+    deadline = time.perf_counter() + max_time
+    for round_ in range(rounds):
+        if round_ >= 3 and time.perf_counter() > deadline:
+            break
+        pair = ((kernels.selu, selu), (kernels.scale, scale))
+        for call, samples in pair if round_ % 2 == 0 else pair[::-1]:
+            samples.append(_sample(call, kernels, calls) / calls)
+    return SideBySide(statistics.median(selu), statistics.median(scale), calls)
+
+
+def _sample(call, kernels, calls: int) -> float:
+    start = kernels.clock()
+    for _ in range(calls):
+        call()
+    return kernels.clock() - start
+
+
+def gigabytes_per_second(direction: str, dtype: str, size: int, seconds: float) -> float:
+    return TRAFFIC[direction] * size * DTYPES[dtype].itemsize / seconds / 1e9
+
+
+def environment() -> dict:
+    """Versions and devices to keep beside asv's results (asv's `existing` environment
+    records neither): the pinned frameworks, the CPU and, where there is one, the GPU."""
+    from conformance.results import cpu_name
+
+    frameworks = {
+        name: package_version(name)
+        for name in ("numpy", "torch", "tensorflow", "jax", "keras", "onnxruntime", "ml_dtypes")
+    }
+    devices = {"cpu": f"{cpu_name()} ({os.cpu_count()} logical CPUs)"}
+    if _has_nvidia_gpu() and frameworks["torch"] != "not installed":
+        import torch
+
+        if torch.cuda.is_available():
+            devices["cuda"] = torch.cuda.get_device_name(0)
+    return {"python": sys.version.split()[0], "frameworks": frameworks, "devices": devices}
+
+
+BENCHMARKS = {"forward": "bench_selu.Forward", "backward": "bench_selu.Backward"}
+
+
+def load_results(results_dir: str | Path, machine: str, commit: str | None = None) -> dict:
+    """The asv results of one machine (the newest run, or that of `commit`): see `rows`."""
+    from asv.results import iter_results_for_machine
+
+    runs = [
+        r
+        for r in iter_results_for_machine(str(results_dir), machine)
+        if commit is None or r.commit_hash.startswith(commit)
+    ]
+    if not runs:
+        raise FileNotFoundError(f"no asv results for machine {machine!r} in {results_dir}")
+    return rows(max(runs, key=lambda r: max(r.started_at.values(), default=0)), machine)
+
+
+def load_results_file(path: str | Path) -> dict:
+    """One asv results file (say, a copy kept from an earlier run): see `rows`."""
+    from asv.results import Results
+
+    run = Results.load(str(path))
+    return rows(run, run.params.get("machine", ""))
+
+
+def rows(run, machine: str) -> dict:
+    """{commit, date, machine, rows}: a row {direction, impl, dtype, size, device, seconds,
+    q25, q75, gbps, fraction} per case that ran (skipped and failed ones are left out)."""
+    found = []
+    for direction, prefix in BENCHMARKS.items():
+        columns = {}
+        for name in ("time_selu", "track_gbps", "track_fraction_of_scale"):
+            key = f"{prefix}.{name}"
+            if key in run.get_all_result_keys():
+                params = run.get_result_params(key)
+                columns[name] = (params, run.get_result_value(key, params))
+                columns[name + ".stats"] = run.get_result_stats(key, params)
+        if "time_selu" not in columns:
+            continue
+        params, times = columns["time_selu"]
+        for i, combination in enumerate(itertools.product(*params)):
+            impl, dtype, size, device = (ast.literal_eval(v) for v in combination)
+            stats = (columns["time_selu.stats"] or [None] * len(times))[i] or {}
+            row = {
+                "direction": direction,
+                "impl": impl,
+                "dtype": dtype,
+                "size": size,
+                "device": device,
+                "seconds": times[i],
+                "q25": stats.get("q_25"),
+                "q75": stats.get("q_75"),
+                "gbps": _value(columns, "track_gbps", combination),
+                "fraction": _value(columns, "track_fraction_of_scale", combination),
+            }
+            if row["seconds"] is not None and not math.isnan(row["seconds"]):
+                found.append(row)
+    return {"commit": run.commit_hash, "date": run.date, "machine": machine, "rows": found}
+
+
+def agreement(first: dict, second: dict, min_size: int = 1 << 20) -> dict:
+    """How far two runs' medians are apart, per case of at least `min_size` elements in
+    both: |t2 - t1| / t1 for time_selu, and likewise for GB/s and the fraction."""
+    key = lambda r: (r["direction"], r["impl"], r["dtype"], r["size"], r["device"])  # noqa: E731
+    before = {key(r): r for r in first["rows"] if r["size"] >= min_size}
+    differences = {"seconds": [], "gbps": [], "fraction": []}
+    for row in second["rows"]:
+        old = before.get(key(row))
+        if old is None:
+            continue
+        for name, values in differences.items():
+            if old[name] and row[name] is not None:
+                values.append((abs(row[name] - old[name]) / old[name], key(row)))
+    return {name: sorted(values, reverse=True) for name, values in differences.items()}
+
+
+def _value(columns: dict, name: str, combination: tuple):
+    if name not in columns:
+        return None
+    params, values = columns[name]
+    combinations = list(itertools.product(*params))
+    value = values[combinations.index(combination)] if combination in combinations else None
+    return None if value is None or math.isnan(value) else value
+
+
+def summary_markdown(results: dict) -> str:
+    """One Markdown table per direction and device: a row per implementation and dtype, a
+    column per size, each cell "time · GB/s · fraction of the scale"."""
+    lines = [
+        f"asv results of {results['machine']}, commit {results['commit'][:8]}: per call, "
+        "median time · GB/s · fraction of the scale y=2x",
+        "",
+    ]
+    for direction in DIRECTIONS:
+        for device in DEVICES:
+            cases = [
+                r for r in results["rows"] if (r["direction"], r["device"]) == (direction, device)
+            ]
+            if not cases:
+                continue
+            sizes = sorted({r["size"] for r in cases})
+            cells = {(r["impl"], r["dtype"], r["size"]): r for r in cases}
+            lines += [
+                f"{direction}, {device}:",
+                "",
+                "| impl | dtype | " + " | ".join(f"2^{n.bit_length() - 1}" for n in sizes) + " |",
+                "| --- | --- |" + " ---: |" * len(sizes),
+            ]
+            for impl, dtype in dict.fromkeys((r["impl"], r["dtype"]) for r in cases):
+                row = [_cell(cells.get((impl, dtype, n))) for n in sizes]
+                lines.append(f"| {impl} | {dtype} | " + " | ".join(row) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return ""
+    parts = [_seconds(row["seconds"])]
+    parts.append("" if row["gbps"] is None else f"{row['gbps']:.3g} GB/s")
+    parts.append("" if row["fraction"] is None else f"{row['fraction']:.2f}")
+    return " · ".join(parts)
+
+
+def _seconds(value: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
+def agreement_markdown(differences: dict, limit: float = 0.05) -> str:
+    lines = [
+        "| quantity | cases | median difference | 90th percentile | largest | over 5 % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, values in differences.items():
+        if not values:
+            continue
+        d = [v for v, _ in values]  # largest first
+        worst = ", ".join(map(str, values[0][1]))
+        lines.append(
+            f"| {name} | {len(d)} | {statistics.median(d):.2%} | "
+            f"{d[len(d) // 10]:.2%} | {d[0]:.2%} ({worst}) | {sum(v > limit for v in d)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m conformance.speed environment PATH
+    python -m conformance.speed summary [--results DIR] [--machine M] [--commit C]
+    python -m conformance.speed agreement FIRST.json SECOND.json [--min-size N]"""
+    import argparse
+    import platform
+
+    from asv.util import UserError
+
+    parser = argparse.ArgumentParser(prog="python -m conformance.speed")
+    commands = parser.add_subparsers(dest="command", required=True)
+    write = commands.add_parser("environment", help="write versions and device names (JSON)")
+    write.add_argument("path")
+    show = commands.add_parser("summary", help="Markdown tables of the newest asv results")
+    show.add_argument("--results", default=".asv/results")
+    show.add_argument("--machine", default=platform.node())
+    show.add_argument("--commit")
+    compare = commands.add_parser("agreement", help="how far two asv results files differ")
+    compare.add_argument("first")
+    compare.add_argument("second")
+    compare.add_argument("--min-size", type=int, default=1 << 20)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "environment":
+            from conformance.results import write_atomic
+
+            write_atomic(args.path, json.dumps(environment(), indent=1) + "\n")
+        elif args.command == "summary":
+            print(summary_markdown(load_results(args.results, args.machine, args.commit)))
+        else:
+            first, second = (load_results_file(p) for p in (args.first, args.second))
+            print(agreement_markdown(agreement(first, second, args.min_size)))
+    except (OSError, ValueError, UserError) as error:  # no such file, a corrupt one
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
