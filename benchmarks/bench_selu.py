@@ -10,7 +10,9 @@ Per case:
 
 - `time_selu`: one call, timed by asv; the clock waits for the device (the output of the
   call is ready when the clock is read), so asynchronous frameworks (jax, cuda) are timed
-  to completion. Everything is on the device before the clock starts.
+  to completion. Everything is on the device before the clock starts. (The pinned
+  asv_runner times one call per sample when a benchmark has a setup: at 2^12 this is the
+  latency of a call and its wait, above the per-call time of a batch in track_gbps.)
 - `track_gbps`: SELU's bandwidth, the nominal traffic over the median time per call.
 - `track_fraction_of_scale`: SELU's time as a fraction of the same framework's scale
   y = 2x (t_scale / t_selu) on the same device, dtype and size: 1.0 means SELU runs at the
