@@ -66,9 +66,18 @@ def value_and_gradient(f):
 
 def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
     """jax.nn.selu and x * 2, called as they are (jax/nn) or under jax.jit (jax/jit, one
-    compiled function for the value and the gradient). Dispatch is asynchronous on every
-    device: jax.block_until_ready waits for the kept output."""
-    target = _jax_device(device)
+    compiled function for the value and the gradient)."""
+    if variant not in ("nn", "jit"):
+        raise ValueError(f"unknown jax variant {variant!r}")
+    return timed(
+        jax.nn.selu, lambda v: v * 2, direction, _jax_device(device), x, g, jit=variant == "jit"
+    )
+
+
+def timed(selu, scale, direction: str, target, x, g, jit: bool = False) -> Kernels:
+    """`Kernels` of two functions of a jax array (jax's, or Keras's on the jax backend), on
+    the device `target`: f(x) for the forward, `value_and_gradient` for the backward.
+    Dispatch is asynchronous on every device: jax.block_until_ready waits for the output."""
     xd, gd = jax.device_put(x, target), jax.device_put(g, target)
 
     def call(f):
@@ -76,13 +85,11 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
             compute, arguments = f, (xd,)
         else:
             compute, arguments = value_and_gradient(f), (xd, gd)
-        if variant == "jit":
+        if jit:
             compute = jax.jit(compute)
-        elif variant != "nn":
-            raise ValueError(f"unknown jax variant {variant!r}")
         return lambda: compute(*arguments)
 
-    return Kernels(call(jax.nn.selu), call(lambda v: v * 2), jax.block_until_ready)
+    return Kernels(call(selu), call(scale), jax.block_until_ready)
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:

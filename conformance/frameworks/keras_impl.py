@@ -70,36 +70,14 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
     if BACKEND == "jax":
         import jax
 
-        from conformance.frameworks.jax_impl import value_and_gradient
+        from conformance.frameworks import jax_impl
 
-        xd, gd = jax.device_put(x, jax.devices("cpu")[0]), jax.device_put(g, jax.devices("cpu")[0])
-        if direction == "forward":
-            return Kernels(lambda: selu(xd), lambda: scale(xd), jax.block_until_ready)
-        return Kernels(
-            lambda: value_and_gradient(selu)(xd, gd),
-            lambda: value_and_gradient(scale)(xd, gd),
-            jax.block_until_ready,
-        )
+        return jax_impl.timed(selu, scale, direction, jax.devices("cpu")[0], x, g)
     if BACKEND == "torch":
-        import torch
+        from conformance.frameworks import torch_impl
 
-        from conformance.frameworks.torch_impl import to_torch
-
-        t, gt = to_torch(x, "cpu"), to_torch(g, "cpu")
-        if direction == "forward":
-
-            def forward(f):
-                with torch.no_grad():
-                    return f(t)
-
-            return Kernels(lambda: forward(selu), lambda: forward(scale))
-        leaf = t.detach().requires_grad_(True)
-
-        def backward(f):
-            y = f(leaf)
-            return y, torch.autograd.grad(y, leaf, gt)[0]
-
-        return Kernels(lambda: backward(selu), lambda: backward(scale))
+        t, gt = torch_impl.to_torch(x, "cpu"), torch_impl.to_torch(g, "cpu")
+        return torch_impl.timed(selu, scale, direction, t, gt)
     raise ValueError(f"keras backend {BACKEND!r} is not one the suite tests (jax, torch)")
 
 

@@ -116,22 +116,26 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
         scale = lambda v: v.clone().mul_(2)  # noqa: E731
     else:
         selu, scale = _selu_function(variant, direction), _scale_function(variant)
+    return timed(selu, scale, direction, t, gt, _wait(device))
+
+
+def timed(selu, scale, direction: str, t: torch.Tensor, gt: torch.Tensor, wait=no_wait):
+    """`Kernels` of two functions of a tensor (torch's, or Keras's on the torch backend):
+    under torch.no_grad() for the forward; (y, autograd.grad(y, t, gt)) for the backward."""
     if direction == "forward":
 
         def forward(f):
             with torch.no_grad():
                 return f(t)
 
-        return Kernels(lambda: forward(selu), lambda: forward(scale), _wait(device))
+        return Kernels(lambda: forward(selu), lambda: forward(scale), wait)
     leaf = t.detach().requires_grad_(True)
 
     def value_and_gradient(f):
         y = f(leaf)
         return y, torch.autograd.grad(y, leaf, gt)[0]
 
-    return Kernels(
-        lambda: value_and_gradient(selu), lambda: value_and_gradient(scale), _wait(device)
-    )
+    return Kernels(lambda: value_and_gradient(selu), lambda: value_and_gradient(scale), wait)
 
 
 _CALL = {
