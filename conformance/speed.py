@@ -245,33 +245,37 @@ def rows(run, machine: str) -> dict:
     q25, q75, gbps, fraction} per case that ran (skipped and failed ones are left out)."""
     found = []
     for direction, prefix in BENCHMARKS.items():
-        columns = {}
+        columns = {}  # benchmark name -> {parameter combination: value}
         for name in ("time_selu", "track_gbps", "track_fraction_of_scale"):
             key = f"{prefix}.{name}"
             if key in run.get_all_result_keys():
                 params = run.get_result_params(key)
-                columns[name] = (params, run.get_result_value(key, params))
-                columns[name + ".stats"] = run.get_result_stats(key, params)
+                combinations = list(itertools.product(*params))
+                values = run.get_result_value(key, params)
+                stats = run.get_result_stats(key, params) or [None] * len(values)
+                columns[name] = dict(zip(combinations, values, strict=True))
+                columns[name + ".stats"] = dict(zip(combinations, stats, strict=True))
         if "time_selu" not in columns:
             continue
-        params, times = columns["time_selu"]
-        for i, combination in enumerate(itertools.product(*params)):
+        for combination, seconds in columns["time_selu"].items():
+            if seconds is None or math.isnan(seconds):
+                continue
             impl, dtype, size, device = (ast.literal_eval(v) for v in combination)
-            stats = (columns["time_selu.stats"] or [None] * len(times))[i] or {}
-            row = {
-                "direction": direction,
-                "impl": impl,
-                "dtype": dtype,
-                "size": size,
-                "device": device,
-                "seconds": times[i],
-                "q25": stats.get("q_25"),
-                "q75": stats.get("q_75"),
-                "gbps": _value(columns, "track_gbps", combination),
-                "fraction": _value(columns, "track_fraction_of_scale", combination),
-            }
-            if row["seconds"] is not None and not math.isnan(row["seconds"]):
-                found.append(row)
+            stats = columns["time_selu.stats"][combination] or {}
+            found.append(
+                {
+                    "direction": direction,
+                    "impl": impl,
+                    "dtype": dtype,
+                    "size": size,
+                    "device": device,
+                    "seconds": seconds,
+                    "q25": stats.get("q_25"),
+                    "q75": stats.get("q_75"),
+                    "gbps": _value(columns, "track_gbps", combination),
+                    "fraction": _value(columns, "track_fraction_of_scale", combination),
+                }
+            )
     return {"commit": run.commit_hash, "date": run.date, "machine": machine, "rows": found}
 
 
@@ -292,11 +296,7 @@ def agreement(first: dict, second: dict, min_size: int = 1 << 20) -> dict:
 
 
 def _value(columns: dict, name: str, combination: tuple):
-    if name not in columns:
-        return None
-    params, values = columns[name]
-    combinations = list(itertools.product(*params))
-    value = values[combinations.index(combination)] if combination in combinations else None
+    value = columns.get(name, {}).get(combination)
     return None if value is None or math.isnan(value) else value
 
 
