@@ -4,8 +4,7 @@ is put on the import path here, for `asv run` with the project's existing enviro
 The environment the conformance workers give each framework is set here too, before any
 framework is imported: float64 enabled in JAX (it is otherwise computed in float32) and
 TensorFlow's C++ log lines off, Keras on TensorFlow. Threads are left at each framework's
-default. Freed memory stays with the process (`conformance.speed.hold_freed_memory`), so
-that a call does not pay for page faults that the previous call's free caused."""
+default."""
 
 import os
 import sys
@@ -20,7 +19,3 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 _CHECKOUT = str(Path(__file__).resolve().parent.parent)
 if _CHECKOUT not in sys.path:
     sys.path.insert(0, _CHECKOUT)
-
-from conformance.speed import hold_freed_memory  # noqa: E402 (needs the path above)
-
-hold_freed_memory()

@@ -64,11 +64,8 @@ class _Selu:
     param_names = ["impl", "dtype", "size", "device"]
     direction = ""  # set by the subclasses
     timeout = 300
-    # A case's speed varies from process to process here by more than its samples vary
-    # within one (thread wake-ups, cache sharing on a 2-core virtual machine): four
-    # processes per case, which asv runs a round apart, for medians that repeat.
-    rounds = 4
-    repeat = (3, 10, 2.0)  # samples per round: at least 3, at most 10 or 2 s
+    rounds = 2
+    repeat = (5, 20, 4.0)  # samples per round: at least 5, at most 20 or 4 s
 
     def setup(self, impl, dtype, size, device):
         self.kernels = speed.prepare(impl, dtype, size, device, self.direction)

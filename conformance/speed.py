@@ -16,7 +16,6 @@ y; backward: read x and g, write y and the gradient), over the median time.
 from __future__ import annotations
 
 import ast
-import ctypes
 import functools
 import importlib
 import itertools
@@ -54,26 +53,6 @@ SEED = 0
 PRELOAD = ("numpy_impl", "torch_impl", "tensorflow_impl", "jax_impl", "onnxruntime_impl")
 # torch.compile's own modules, a few seconds of imports that every compiled case needs.
 _TORCH_COMPILE_MODULES = ("torch._dynamo", "torch._inductor.compile_fx")
-
-
-# glibc's malloc returns large freed blocks to the kernel (munmap, or a trim of the heap)
-# and the next call faults the pages in again, zeroed: at 2^24 elements that was most of an
-# out-of-place call here (torch.nn.functional.selu float32: 50 ms, 22 ms without it), and
-# its cost varied from process to process and run to run with the virtual machine's memory.
-# The benchmarks time the kernels, so their processes keep freed memory for reuse, as a
-# caching allocator would (`hold_freed_memory`).
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # mallopt parameters, <malloc.h>
-ALLOCATOR = "glibc malloc keeps freed memory (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=2^31-1)"
-
-
-def hold_freed_memory() -> bool:
-    """Make glibc's malloc keep the memory this process frees, to reuse it (no mmap of large
-    blocks, no trimming of the heap), for this process and those it forks. False where the
-    C library has no mallopt (not glibc): allocations then behave as usual."""
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is None:
-        return False
-    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def preload(sizes=()) -> dict[str, str]:
@@ -233,14 +212,7 @@ def environment() -> dict:
 
         if torch.cuda.is_available():
             devices["cuda"] = torch.cuda.get_device_name(0)
-    return {
-        "python": sys.version.split()[0],
-        "frameworks": frameworks,
-        "devices": devices,
-        "allocator": ALLOCATOR
-        if getattr(ctypes.CDLL(None), "mallopt", None)
-        else "the C library's default (it has no mallopt)",
-    }
+    return {"python": sys.version.split()[0], "frameworks": frameworks, "devices": devices}
 
 
 BENCHMARKS = {"forward": "bench_selu.Forward", "backward": "bench_selu.Backward"}

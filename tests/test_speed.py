@@ -4,7 +4,6 @@ asv's results."""
 
 import datetime
 import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -103,49 +102,6 @@ def test_bandwidth_counts_the_traffic_of_each_direction():
         2 * 4 * 2**20 / 1e-3 / 1e9
     )
     assert speed.gigabytes_per_second("backward", "bfloat16", 1000, 1.0) == 4 * 2 * 1000 / 1e9
-
-
-_ALLOCATOR_PROBE = """
-import ctypes, sys
-import numpy as np
-from conformance import speed
-
-class MallInfo2(ctypes.Structure):  # <malloc.h>
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
-
-mallinfo2 = ctypes.CDLL(None).mallinfo2
-mallinfo2.restype = MallInfo2
-if sys.argv[1] == "hold":
-    assert speed.hold_freed_memory()
-before = mallinfo2()
-block = np.ones(1 << 24)  # 128 MiB, far above glibc's largest mmap threshold (32 MiB)
-during = mallinfo2()
-del block
-after = mallinfo2()
-print(during.hblks - before.hblks, after.arena >= 1 << 27)
-"""
-
-
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
-    reason="glibc's mallopt and mallinfo2",
-)
-@pytest.mark.parametrize(
-    ("mode", "expected"), [("hold", "0 True"), ("default", "1 False")], ids=["held", "default"]
-)
-def test_benchmark_processes_keep_freed_memory(mode, expected):
-    """With hold_freed_memory a large block comes from the heap (no mmap of its own) and
-    stays there when freed; glibc's default maps it and returns it to the kernel."""
-    probe = subprocess.run(
-        [sys.executable, "-c", _ALLOCATOR_PROBE, mode],
-        cwd=CHECKOUT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.split("\n")[0] == expected
 
 
 def test_the_asv_benchmark_times_with_the_device_clock(monkeypatch):
