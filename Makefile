@@ -51,21 +51,17 @@ lint: setup
 	$(VENV)/bin/ruff check reference conformance benchmarks tests
 	$(VENV)/bin/ruff format --check reference conformance benchmarks tests
 
-# Until the report exists, `make report` shows the ground truth, its speed, the gate's
-# findings and the newest saved asv results, and says what is still to come.
+# The comparison report (report/index.html, report/report.md) from a real run of the gate
+# (results/results.json; a gate finding does not stop the report, which shows it), the
+# float32 sweeps where `make sweep` has made them, and the quick benchmarks, or the full
+# asv results where `make bench` has saved them for this machine.
+REPORT_RESULTS = results/results.json $(wildcard results/sweeps.json)
 report: setup
-	$(PY) -m reference constants
-	$(PY) -m reference bench --repeat 3
-	@echo
-	$(PY) -m conformance run --json results/results.json
-	@echo
-	@if [ -d .asv/results/$(MACHINE) ]; then \
-	  $(ASV) publish >/dev/null && echo "asv's site of every saved result: .asv/html" && \
-	  $(PY) -m conformance.speed summary --machine $(MACHINE); \
-	else echo "No asv results on this machine yet: \`make bench\` saves them."; fi
-	@echo
-	@echo "Not built yet: the HTML/Markdown comparison report; today the report is"
-	@echo "results/results.json and the lines above (and results/sweeps.json, from \`make sweep\`)."
+	$(PY) -m conformance run --json results/results.json || [ $$? -eq 1 ]
+	$(MAKE) --no-print-directory bench-quick
+	$(PY) -m conformance report $(addprefix --results ,$(REPORT_RESULTS)) --asv .asv/results \
+	  --machine $(if $(wildcard .asv/results/$(MACHINE)/*-existing-*.json),$(MACHINE),$(MACHINE)-quick) \
+	  --out report
 
 # Speed of the reference (target: 2^24 float32 inputs in at most 1 s).
 bench-reference: setup
@@ -83,14 +79,17 @@ bench: setup
 	$(PY) -m conformance.speed summary --machine $(MACHINE)
 
 # asv check, and every benchmark once (at the smallest size, for every implementation,
-# dtype, device and direction), to prove they run; nothing is saved. Without an NVIDIA
-# driver the cuda cases are left out here (`make bench` records them as skipped, with the
-# reason): each costs a process that only skips.
+# dtype, device and direction), to prove they run. The figures of one call are saved
+# under the machine name <host>-quick, apart from `make bench`'s, for `make report` on a
+# machine that has no full run. Without an NVIDIA driver the cuda cases are left out here
+# (`make bench` records them as skipped, with the reason): each costs a process that only
+# skips.
 QUICK_DEVICES := $(if $(wildcard /dev/nvidiactl),,cpu)
 bench-quick: setup
-	$(ASV) machine --yes --machine $(MACHINE) >/dev/null
+	$(ASV) machine --yes --machine $(MACHINE)-quick >/dev/null
 	$(ASV) check $(ASV_ENV)
-	SELU_BENCH_QUICK=1 $(ASV) run --quick $(ASV_ENV) --machine $(MACHINE) \
+	SELU_BENCH_QUICK=1 $(ASV) run $(ASV_ENV) --machine $(MACHINE)-quick \
+	  --set-commit-hash $(COMMIT) -a rounds=1 -a repeat=1 -a number=1 -a warmup_time=0 \
 	  -b "bench_selu\..*, 4096, '$(QUICK_DEVICES)" -b bench_reference
 
 # Every available implementation, forward and derivative: all 2^32 float32 inputs each,

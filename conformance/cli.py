@@ -84,7 +84,50 @@ def _parser() -> argparse.ArgumentParser:
     from .sweep.command import add_parser as add_sweep
 
     add_sweep(sub, UsageError)
+
+    p = sub.add_parser("report", help="index.html and report.md from results and asv results")
+    p.add_argument(
+        "--results",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=f"results.json of the gate or of sweeps (repeatable; default: {DEFAULT_JSON})",
+    )
+    p.add_argument(
+        "--asv", default=".asv/results", metavar="DIR", help="asv results (default: .asv/results)"
+    )
+    p.add_argument("--machine", default=None, help="asv machine (default: this host's name)")
+    p.add_argument("--out", default="report", metavar="DIR", help="output folder (default: report)")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("OLD", "NEW"),
+        help="what changed between two results.json (or two asv results files); repeatable",
+    )
+    p.set_defaults(run=cmd_report)
     return parser
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def cmd_report(args) -> int:
+    from .report import Inputs, ReportError, write
+
+    inputs = Inputs(
+        results=[Path(p) for p in args.results or [DEFAULT_JSON]],
+        asv=Path(args.asv),
+        machine=args.machine,
+        compare=[(Path(a), Path(b)) for a, b in args.compare],
+    )
+    try:
+        html, markdown = write(inputs, Path(args.out))
+    except ReportError as error:
+        raise UsageError(str(error)) from None
+    print(f"{html}\n{markdown}")
+    return 0
 
 
 # -- list ----------------------------------------------------------------------------------

@@ -394,7 +394,8 @@ class _Context:
                 f"  worst: x = {summary.worst_input}: got {summary.worst_output}, "
                 f"expected {summary.worst_expected}"
             )
-            lines.append(f"  reproduce: {self.snippet(summary.worst_input)}")
+            record["reproduce"] = self.snippet(summary.worst_input)
+            lines.append(f"  reproduce: {record['reproduce']}")
         if summary.violations:
             counts = ", ".join(f"{k} x{n}" for k, n in summary.violations.items())
             first = summary.first_violation
@@ -403,7 +404,8 @@ class _Context:
                 f"x = {first['input']}: got {first['output']}, expected "
                 f"{first['expected']}"
             )
-            lines.append(f"  reproduce: {self.snippet(first['input'])}")
+            first["reproduce"] = self.snippet(first["input"])
+            lines.append(f"  reproduce: {first['reproduce']}")
         return _finding(tid, check, verdict, "\n".join(lines), record), got
 
     def special(self) -> Finding:
@@ -465,8 +467,11 @@ class _Context:
             worst = _worse(worst, verdict)
         message = f"{self.id(check)}: {len(cases) - len(bad)} of {len(cases)} special cases right"
         if bad:
+            for r in records:  # a reproducer for each wrong case (each is one call)
+                if not r["ok"]:
+                    r["reproduce"] = self.snippet(r["input"])
             first_bad = next(r for r in records if not r["ok"])
-            message += "\n" + "\n".join(bad) + f"\n  reproduce: {self.snippet(first_bad['input'])}"
+            message += "\n" + "\n".join(bad) + f"\n  reproduce: {first_bad['reproduce']}"
         record = self.base_record(check=check, cases=records)
         return _finding(self.id(check), check, worst, message, record)
 

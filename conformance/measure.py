@@ -161,6 +161,8 @@ class Summary:
     worst_expected: str | None
     violations: dict[str, int]
     first_violation: dict | None  # {"kind", "input", "output", "expected"}
+    error_by_binade: dict = field(default_factory=dict)  # see `error_profile`
+    ulp_histogram: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -171,6 +173,8 @@ class Summary:
             "worst_expected": self.worst_expected,
             "violations": self.violations,
             "first_violation": self.first_violation,
+            "error_by_binade": self.error_by_binade,
+            "ulp_histogram": self.ulp_histogram,
         }
 
 
@@ -199,9 +203,71 @@ def summarize(
                 "expected": hexf(e[i]),
             }
             break
+    by_binade, histogram = error_profile(x64, errors)
     return Summary(
-        int(x64.size), round_significant(max_ulp), *worst_fields, comparison.kind_counts(), first
+        int(x64.size),
+        round_significant(max_ulp),
+        *worst_fields,
+        comparison.kind_counts(),
+        first,
+        by_binade,
+        histogram,
     )
+
+
+#: Columns of an ulp-error histogram (the gate's and the sweeps'): column b
+#: (1 <= b < LAST_FINITE) holds the errors in (2^(b-2), 2^(b-1)] ulp, b = ceil(log2(2·error));
+#: column 0 the correctly rounded (<= 0.5 ulp), then one above 2^(LAST_FINITE-2) and one for
+#: the special-value violations (a wrong class), which have no ulp figure.
+LAST_FINITE = 32
+BUCKETS = (
+    "<= 0.5 (correctly rounded)",
+    "(0.5, 1]",
+    "(1, 2]",
+    *(f"(2^{b - 2}, 2^{b - 1}]" for b in range(3, LAST_FINITE)),
+    f"> 2^{LAST_FINITE - 2}",
+    "special-value violation",
+)
+VIOLATION = LAST_FINITE + 1
+
+
+def error_columns(errors: np.ndarray) -> np.ndarray:
+    """The histogram column of each error (NaN: VIOLATION)."""
+    columns = np.full(errors.shape, VIOLATION, dtype=np.int64)
+    finite = ~np.isnan(errors)
+    with np.errstate(divide="ignore"):
+        column = np.ceil(np.log2(2 * errors[finite]))
+    columns[finite] = np.clip(np.nan_to_num(column, neginf=0.0), 0, LAST_FINITE)
+    return columns
+
+
+def error_profile(x: np.ndarray, errors: np.ndarray) -> tuple[dict, dict]:
+    """Where the errors are, compactly enough for results.json and its plots.
+
+    - by binade: {"negative": [[b, max_ulp, count], ...], "positive": [...]}, one entry per
+      binade 2^b <= |x| < 2^(b+1) that holds an input with an ulp figure (zeros, infinities
+      and NaN have none), b ascending;
+    - histogram: {column of BUCKETS: count} over every element (special-value violations
+      in the last column), the empty columns left out.
+    Elements without an ulp figure are in no binade."""
+    finite = ~np.isnan(errors) & np.isfinite(x) & (x != 0)
+    xs, es = x[finite], errors[finite]
+    by_binade = {}
+    for side, mask in (("negative", xs < 0), ("positive", xs > 0)):
+        if not mask.any():
+            by_binade[side] = []
+            continue
+        binade = np.frexp(np.abs(xs[mask]))[1] - 1  # |x| = m·2^e with m in [0.5, 1)
+        order = np.argsort(binade, kind="stable")
+        keys, starts, counts = np.unique(binade[order], return_index=True, return_counts=True)
+        worst = np.maximum.reduceat(es[mask][order], starts)
+        by_binade[side] = [
+            [int(b), round_significant(float(w)), int(n)]
+            for b, w, n in zip(keys, worst, counts, strict=True)
+        ]
+    counts = np.bincount(error_columns(errors), minlength=len(BUCKETS))
+    histogram = {label: int(n) for label, n in zip(BUCKETS, counts, strict=True) if n}
+    return by_binade, histogram
 
 
 def round_significant(value: float, digits: int = 6) -> float:

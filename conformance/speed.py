@@ -300,14 +300,11 @@ def _value(columns: dict, name: str, combination: tuple):
     return None if value is None or math.isnan(value) else value
 
 
-def summary_markdown(results: dict) -> str:
-    """One Markdown table per direction and device: a row per implementation and dtype, a
-    column per size, each cell "time · GB/s · fraction of the scale"."""
-    lines = [
-        f"asv results of {results['machine']}, commit {results['commit'][:8]}: per call, "
-        "median time · GB/s · fraction of the scale y=2x",
-        "",
-    ]
+def tables(results: dict) -> list[dict]:
+    """The results pivoted for reading: one table per direction and device, a row per
+    implementation and dtype, a column per size. [{"title", "direction", "device",
+    "sizes", "rows": [{"impl", "dtype", "cells": [row | None per size]}]}]"""
+    out = []
     for direction in DIRECTIONS:
         for device in DEVICES:
             cases = [
@@ -317,29 +314,60 @@ def summary_markdown(results: dict) -> str:
                 continue
             sizes = sorted({r["size"] for r in cases})
             cells = {(r["impl"], r["dtype"], r["size"]): r for r in cases}
-            lines += [
-                f"{direction}, {device}:",
-                "",
-                "| impl | dtype | " + " | ".join(f"2^{n.bit_length() - 1}" for n in sizes) + " |",
-                "| --- | --- |" + " ---: |" * len(sizes),
+            rows = [
+                {
+                    "impl": impl,
+                    "dtype": dtype,
+                    "cells": [cells.get((impl, dtype, n)) for n in sizes],
+                }
+                for impl, dtype in dict.fromkeys((r["impl"], r["dtype"]) for r in cases)
             ]
-            for impl, dtype in dict.fromkeys((r["impl"], r["dtype"]) for r in cases):
-                row = [_cell(cells.get((impl, dtype, n))) for n in sizes]
-                lines.append(f"| {impl} | {dtype} | " + " | ".join(row) + " |")
-            lines.append("")
+            title = f"{direction}, {device}"
+            out.append(
+                {
+                    "title": title,
+                    "direction": direction,
+                    "device": device,
+                    "sizes": sizes,
+                    "rows": rows,
+                }
+            )
+    return out
+
+
+def summary_markdown(results: dict) -> str:
+    """One Markdown table per direction and device: a row per implementation and dtype, a
+    column per size, each cell "time · GB/s · fraction of the scale"."""
+    lines = [
+        f"asv results of {results['machine']}, commit {results['commit'][:8]}: per call, "
+        "median time · GB/s · fraction of the scale y=2x",
+        "",
+    ]
+    for table in tables(results):
+        sizes = table["sizes"]
+        lines += [
+            f"{table['title']}:",
+            "",
+            "| impl | dtype | " + " | ".join(f"2^{n.bit_length() - 1}" for n in sizes) + " |",
+            "| --- | --- |" + " ---: |" * len(sizes),
+        ]
+        for row in table["rows"]:
+            cells = " | ".join(_cell(c) for c in row["cells"])
+            lines.append(f"| {row['impl']} | {row['dtype']} | {cells} |")
+        lines.append("")
     return "\n".join(lines)
 
 
 def _cell(row: dict | None) -> str:
     if row is None:
         return ""
-    parts = [_seconds(row["seconds"])]
+    parts = [seconds_text(row["seconds"])]
     parts.append("" if row["gbps"] is None else f"{row['gbps']:.3g} GB/s")
     parts.append("" if row["fraction"] is None else f"{row['fraction']:.2f}")
     return " · ".join(parts)
 
 
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
     for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
         if value >= scale:
             return f"{value / scale:.3g} {unit}"

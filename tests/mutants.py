@@ -173,3 +173,16 @@ def aborts_on_some(x):
         if np.any((x >= 1.5) & (x < 1.75)):
             os.abort()
     return selu(x)
+
+
+# -- one implementation id whose behaviour changes between two runs ---------------------------
+# (a kernel before and after a patch, for `python -m conformance report --compare`): the
+# function named by SELU_MUTANT, or the correct one; the worker inherits the environment.
+
+
+def under_test(x):
+    return globals()[os.environ.get("SELU_MUTANT", "selu")](x)
+
+
+def under_test_grad(x):
+    return globals()[os.environ.get("SELU_MUTANT_GRAD", "selu_grad")](x)

@@ -21,8 +21,8 @@ import numpy as np
 import reference
 from reference import Format, format_of
 
-from ..measure import as_float64, compare_one_sided, hexf, ulp_error
-from .summary import BUCKETS, LAST_FINITE, TOP, VIOLATION, Summary
+from ..measure import as_float64, compare_one_sided, error_columns, hexf, ulp_error
+from .summary import BUCKETS, TOP, VIOLATION, Summary
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -170,11 +170,7 @@ def _summarize(truth: _Truth, got: np.ndarray) -> Summary:
                     i = int(rare[np.flatnonzero(mask)[0]])
                     first[kind] = _example(bits, x, got, expected, other[i], i)
                     first[kind].pop("ulp")
-        error = errors[other]
-        finite = ~np.isnan(error)
-        with np.errstate(divide="ignore"):
-            column = np.ceil(np.log2(2 * error[finite]))
-        columns[finite] = np.clip(np.nan_to_num(column, neginf=0.0), 0, LAST_FINITE)
+        columns = error_columns(errors[other])
     rows_other = (bits[other] >> uint(fmt.precision - 1)).astype(np.int64)
     cells = np.bincount(rows_other * len(BUCKETS) + columns)
 

@@ -27,19 +27,9 @@ from dataclasses import dataclass, field
 
 from reference import Format
 
+from ..measure import BUCKETS, LAST_FINITE, VIOLATION  # noqa: F401 (the sweeps' columns)
+
 TOP = 16
-#: Columns of a histogram row: column b (1 <= b < LAST_FINITE) holds the errors in
-#: (2^(b-2), 2^(b-1)] ulp, that is b = ceil(log2(2·error)).
-LAST_FINITE = 32
-BUCKETS = (
-    "<= 0.5 (correctly rounded)",
-    "(0.5, 1]",
-    "(1, 2]",
-    *(f"(2^{b - 2}, 2^{b - 1}]" for b in range(3, LAST_FINITE)),
-    f"> 2^{LAST_FINITE - 2}",
-    "special-value violation",
-)
-VIOLATION = LAST_FINITE + 1
 TIME_PARTS = ("implementation", "reference", "measurement")
 
 
