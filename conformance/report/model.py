@@ -192,7 +192,7 @@ def _finding(record: dict, count: int) -> dict:
     }
 
 
-def shorten(text: str, limit: int = 110) -> str:
+def shorten(text: str, limit: int = 90) -> str:
     """The start of a sentence, cut at a word, for a table cell (the whole text beside)."""
     if len(text) <= limit:
         return text

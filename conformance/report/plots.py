@@ -47,7 +47,7 @@ plt.rcParams.update(
 def svg(figure) -> str:
     """The figure as an inline <svg> element (the XML prologue dropped)."""
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    figure.savefig(buffer, format="svg", bbox_inches="tight", dpi=150, metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
@@ -72,7 +72,9 @@ def error_by_binade(profiles: dict, quantity: str, impls: list[str], bounds: dic
                     continue
                 b = np.array([e[0] for e in entries], dtype=float)
                 w = np.maximum([e[1] for e in entries], FLOOR)
-                ax.plot(b, w, lw=1, ms=2.5, label=dtype, **DTYPE_STYLE[dtype])
+                # Up to ~2000 binades a side in float64: drawn as an image inside the SVG,
+                # or the page would weigh megabytes of path data.
+                ax.plot(b, w, lw=1, ms=2.5, label=dtype, rasterized=True, **DTYPE_STYLE[dtype])
             for dtype in profiles[(quantity, impl)]:
                 if dtype in bounds:
                     ax.axhline(bounds[dtype], color=DTYPE_STYLE[dtype]["color"], lw=0.6, ls="--")
