@@ -170,6 +170,7 @@ def context(inputs: Inputs) -> dict:
         "quantity_names": model.QUANTITY_NAMES,
         "symbols": model.VERDICT_SYMBOLS,
         "verdict_labels": model.VERDICT_LABELS,
+        "verdict_words": model.VERDICT_WORDS,
         "impls": impls,
         "matrix": matrix,
         "headline": model.headline(matrix),

@@ -92,7 +92,9 @@ def _detail(name: str, was: dict, now: dict) -> str:
         return f"max {was.get('max_ulp')} → {now.get('max_ulp')} ulp"
     if name == "special_values":
         return f"x = {now['input']}: {was['output']} → {now['output']}"
-    return f"{was.get('mismatched', '')} → {now.get('mismatched', '')} mismatched".strip()
+    if "mismatched" in now:
+        return f"{was.get('mismatched')} → {now['mismatched']} of {now.get('variants')} differ"
+    return ""  # a check's summary: its cases are listed on their own
 
 
 def speed(old: dict, new: dict, threshold: float = SPEED_THRESHOLD) -> list[dict]:

@@ -21,6 +21,7 @@ VERDICTS = ("pass", "known-deviation", "fail")  # best to worst
 # What a verdict means to a reader, and the symbol beside its colour (never colour alone).
 VERDICT_LABELS = {"pass": "conforms", "known-deviation": "known deviation", "fail": "fails"}
 VERDICT_SYMBOLS = {"pass": "✓", "known-deviation": "≈", "fail": "✗", None: "·"}
+VERDICT_WORDS = {"pass": "conforms", "known-deviation": "deviates", "fail": "fails"}
 
 
 def worst(verdicts) -> str | None:
@@ -192,7 +193,7 @@ def _finding(record: dict, count: int) -> dict:
     }
 
 
-def shorten(text: str, limit: int = 90) -> str:
+def shorten(text: str, limit: int = 80) -> str:
     """The start of a sentence, cut at a word, for a table cell (the whole text beside)."""
     if len(text) <= limit:
         return text
