@@ -10,15 +10,9 @@ by more than `SPEED_THRESHOLD`.
 
 from __future__ import annotations
 
-from .model import QUANTITY_NAMES, VERDICTS
+from .model import QUANTITY_NAMES, RECORD_KEYS, VERDICTS
 
 SPEED_THRESHOLD = 0.10  # this machine's runs repeat within a few per cent (README, Speed)
-
-_KEYS = {
-    "measurements": ("impl", "device", "dtype", "quantity", "input_set"),
-    "special_values": ("impl", "device", "dtype", "quantity", "case"),
-    "checks": ("impl", "device", "dtype", "quantity", "check"),
-}
 
 
 def _label(name: str, record: dict) -> str:
@@ -39,7 +33,7 @@ def results(old: dict, new: dict) -> dict:
     """{"worse": [...], "better": [...], "ulp": [...], "special": [...], "appeared": [...],
     "gone": [...], "versions": [...]} (each a list of dicts for the templates)."""
     out = {k: [] for k in ("worse", "better", "ulp", "special", "appeared", "gone")}
-    for name, key in _KEYS.items():
+    for name, key in RECORD_KEYS.items():
         before = {tuple(r.get(k) for k in key): r for r in old.get(name, [])}
         after = {tuple(r.get(k) for k in key): r for r in new.get(name, [])}
         for k, record in after.items():

@@ -21,6 +21,12 @@ VERDICTS = ("pass", "known-deviation", "fail")  # best to worst
 # What a verdict means to a reader, and the symbol beside its colour (never colour alone).
 VERDICT_LABELS = {"pass": "conforms", "known-deviation": "known deviation", "fail": "fails"}
 VERDICT_SYMBOLS = {"pass": "✓", "known-deviation": "≈", "fail": "✗", None: "·"}
+# What identifies a record of each list of results.json: the same finding in two runs.
+RECORD_KEYS = {
+    "measurements": ("impl", "device", "dtype", "quantity", "input_set"),
+    "special_values": ("impl", "device", "dtype", "quantity", "case"),
+    "checks": ("impl", "device", "dtype", "quantity", "check"),
+}
 VERDICT_WORDS = {"pass": "conforms", "known-deviation": "deviates", "fail": "fails"}
 
 
@@ -33,15 +39,10 @@ def merge(documents: list[dict]) -> dict:
     """One document from several results files: records keyed as the gate keys them, the
     later file's record winning; the environment and implementations of the first file that
     has them, every file's name kept in `sources`."""
-    keys = {
-        "measurements": ("impl", "device", "dtype", "quantity", "input_set"),
-        "special_values": ("impl", "device", "dtype", "quantity", "case"),
-        "checks": ("impl", "device", "dtype", "quantity", "check"),
-    }
-    merged = {name: {} for name in keys}
+    merged = {name: {} for name in RECORD_KEYS}
     implementations = {}
     for document in documents:
-        for name, key in keys.items():
+        for name, key in RECORD_KEYS.items():
             for record in document.get(name, []):
                 merged[name][tuple(record.get(k) for k in key)] = record
         for impl in document.get("implementations", []):
