@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from . import policy as policy_module
-from . import results
+from . import results, selfnorm
 from .engine import Engine, Target
 from .frameworks.user_impl import parse as parse_user_spec
 from .registry import ALL_DTYPES, BY_ID, SPECS, lookup
@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=min(2, os.cpu_count() or 1),
         help="framework groups run in parallel (default: 2, or 1 on one core)",
+    )
+    p.add_argument(
+        "--no-self-normalization",
+        action="store_true",
+        help="leave out the deep-stack, initialiser, Keras-idiom and AlphaDropout checks",
     )
     p.set_defaults(run=cmd_run)
 
@@ -191,8 +196,8 @@ def _report(findings, verbose: bool) -> None:
             print(f"ok   {finding.message}")
 
 
-def _finish(findings, versions, profile, policy, skipped, args, started) -> int:
-    document = results.build(findings, versions, profile.name, policy.path, skipped)
+def _finish(findings, versions, profile, policy, skipped, args, started, selfnorm=None) -> int:
+    document = results.build(findings, versions, profile.name, policy.path, skipped, selfnorm)
     path = results.write(document, args.json or DEFAULT_JSON)
     counts = document["summary"]["counts"]
     stale = document["summary"]["stale_deviations"]
@@ -208,6 +213,7 @@ def _finish(findings, versions, profile, policy, skipped, args, started) -> int:
 def cmd_run(args) -> int:
     started = time.perf_counter()
     policy, profile = _load_policy(args)
+    config = None if args.no_self_normalization else selfnorm.load_config()
     requested = args.impl or [spec.id for spec in SPECS]
     specs, skipped = [], {}
     for impl_id in requested:
@@ -248,7 +254,33 @@ def cmd_run(args) -> int:
             findings += outcome.findings
     finally:
         runner.close()
-    return _finish(findings, runner.versions, profile, policy, skipped, args, started)
+    normalization = None
+    frameworks = [f for f in selfnorm.FRAMEWORKS if f in {spec.framework for spec in specs}]
+    if frameworks and not args.no_self_normalization:
+        normalization = selfnorm.run(frameworks, config, progress=_progress)
+        _report_selfnorm(normalization, args.verbose)
+    return _finish(
+        findings, runner.versions, profile, policy, skipped, args, started, normalization
+    )
+
+
+def _report_selfnorm(run, verbose: bool) -> None:
+    for record in run.records:
+        label = "FAIL" if record["verdict"] == "fail" else "ok  "
+        if record["verdict"] == "fail" or verbose:
+            kind = "contrast" if record["contrast"] else "stack"
+            outcome = record["violation"] or "within the bounds at every layer"
+            print(
+                f"{label} self-normalisation {record['framework']} {kind} "
+                f"{record['activation']}, {record['inputs']} inputs: {outcome}"
+            )
+    labels = {"fail": "FAIL", "known-deviation": "KNOWN", "pass": "ok  "}
+    for check in run.checks:
+        if check["verdict"] != "pass" or verbose:
+            print(
+                f"{labels[check['verdict']]} self-normalisation {check['framework']} "
+                f"{check['check']}: {check['detail']}"
+            )
 
 
 def cmd_check(args) -> int:
@@ -290,7 +322,12 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (UsageError, policy_module.PolicyError, results.ResultsError) as error:
+    except (
+        UsageError,
+        policy_module.PolicyError,
+        results.ResultsError,
+        selfnorm.SelfNormError,
+    ) as error:
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"python -m conformance {args.command}: {text}", file=sys.stderr)
         return 2

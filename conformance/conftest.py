@@ -90,13 +90,42 @@ def gate(request):
         if runner.done(spec.id, device):
             findings += runner.outcome(spec.id, device).findings
     config._conformance_findings = findings
-    if config.getoption("--json"):
-        skipped = {case.spec.id: case.skip for case in cases if case.skip}
-        document = results.build(findings, runner.versions, profile.name, policy.path, skipped)
-        results.write(document, config.getoption("--json"))
+    config._conformance_run = (
+        runner.versions,
+        profile.name,
+        policy.path,
+        {case.spec.id: case.skip for case in cases if case.skip},
+    )
+
+
+def pytest_sessionfinish(session):
+    """results.json (--json) of the gate's findings and the self-normalisation checks
+    (conformance/test_self_normalization.py), whichever of them ran."""
+    config = session.config
+    path = config.getoption("--json", None)
+    gate = getattr(config, "_conformance_run", None)
+    selfnorm = getattr(config, "_selfnorm_run", None)
+    if not path or (gate is None and selfnorm is None):
+        return
+    versions, profile, policy_path, skipped = gate or ({}, None, None, {})
+    findings = getattr(config, "_conformance_findings", [])
+    document = results.build(findings, versions, profile, policy_path, skipped, selfnorm)
+    results.write(document, path)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    run = getattr(config, "_selfnorm_run", None)
+    if run is not None:
+        known = [c for c in run.checks if c["verdict"] == "known-deviation"]
+        if known:
+            terminalreporter.section("self-normalisation: known deviations (recorded)")
+            for check in known:
+                terminalreporter.line(f"{check['framework']} {check['check']}: {check['detail']}")
+        for check in run.checks:
+            if "no longer observed" in check.get("note", ""):
+                terminalreporter.line(
+                    f"NOTE {check['framework']} {check['check']}: {check['note']}"
+                )
     findings = getattr(config, "_conformance_findings", None)
     if not findings:
         return

@@ -3,7 +3,10 @@
     schema_version, generated_at, environment {python, platform, cpu, frameworks, devices},
     profile, policy, implementations [...], measurements [...] (accuracy),
     special_values [...] (one per case), checks [...] (layout, threads, eager-vs-compiled,
-    dtype handling, load failures), summary {verdict, counts, stale_deviations}, timings.
+    dtype handling, load failures), self_normalization [...] (a deep stack per framework
+    and activation) and self_normalization_checks [...] (initialisers, Keras idioms,
+    AlphaDropout; conformance.selfnorm.judge), summary {verdict, counts,
+    stale_deviations}, timings.
 
 Everything but `generated_at` and `timings` is a function of the inputs, the pins and the
 machine's libraries: two runs give the same file apart from those two keys.
@@ -67,9 +70,15 @@ def environment(workers: dict[str, dict]) -> dict:
 
 
 def build(
-    findings, versions: dict[str, dict], profile: str, policy_path: Path, skipped: dict[str, str]
+    findings,
+    versions: dict[str, dict],
+    profile: str,
+    policy_path: Path,
+    skipped: dict[str, str],
+    selfnorm=None,
 ) -> dict:
-    """The results document of a run from its findings (engine.Finding)."""
+    """The results document of a run from its findings (engine.Finding) and, where they
+    ran, the self-normalisation checks (conformance.selfnorm.Run)."""
     measurements, special_values, checks = [], [], []
     for finding in findings:
         record = finding.record
@@ -83,10 +92,13 @@ def build(
     counts = {"pass": 0, "known-deviation": 0, "fail": 0}
     for finding in findings:
         counts[finding.verdict] += 1
+    normalization = [] if selfnorm is None else selfnorm.records + selfnorm.checks
+    for record in normalization:
+        counts[record["verdict"]] += 1
     stale = sorted(
         {
             r["note"]
-            for r in measurements + special_values + checks
+            for r in measurements + special_values + checks + normalization
             if "no longer observed" in r.get("note", "")
         }
     )
@@ -126,6 +138,8 @@ def build(
         "measurements": measurements,
         "special_values": special_values,
         "checks": checks,
+        "self_normalization": [] if selfnorm is None else selfnorm.records,
+        "self_normalization_checks": [] if selfnorm is None else selfnorm.checks,
         "summary": {"verdict": verdict, "counts": counts, "stale_deviations": stale},
         "timings": {impl: info.get("seconds") for impl, info in versions.items()},
     }

@@ -7,6 +7,10 @@
         to D first), printed in hex and decimal.
     python -m reference bench [--dtype D] [--log2-size K] [--repeat R]
         speed of the reference on 2^K standard-normal inputs, and how many needed mpmath.
+    python -m reference moments [--digits N]
+        E[selu(Z)] and E[selu(Z)²] for Z ~ N(0, 1) by quadrature (0 and 1, N decimals, 30),
+        the paper's mean/variance map at its fixed point (0, 1), and the Jacobian there
+        with its spectral radius.
 
 Usage errors exit with status 2 and one line on stderr.
 """
@@ -18,6 +22,7 @@ import platform
 import sys
 import time
 
+import mpmath
 import numpy as np
 
 from . import EvalStats, decimal_digits, derive, selu, selu_grad
@@ -78,6 +83,35 @@ def _bench(args) -> int:
     return 0
 
 
+def _moments(args) -> int:
+    from .moments import fixed_decimals, fixed_point_jacobian, selu_moments
+
+    if args.digits < 1 or args.digits > 1000:
+        raise ValueError("--digits must be between 1 and 1000")
+    prec = int(args.digits * 3.33) + 64
+    moments = selu_moments(prec)
+    print(f"Z ~ N(0, 1), α and λ derived at {prec} bits; quadrature (mpmath.quad):")
+    for name, moment in moments.items():
+        print(
+            f"  {name:14s} = {fixed_decimals(moment.value, args.digits)}"
+            f"  (quadrature error estimate {mpmath.nstr(moment.error, 3)})"
+        )
+    fixed = fixed_point_jacobian(prec)
+    print("mean/variance map g(μ, ν) = (μ̃, ν̃) of a dense unit, weights with ω = 0, τ = 1:")
+    print(f"  g(0, 1) = ({fixed_decimals(fixed.value[0], args.digits)},")
+    print(f"             {fixed_decimals(fixed.value[1], args.digits)})")
+    print("  Jacobian at (0, 1), rows μ̃ and ν̃, columns ∂/∂μ and ∂/∂ν:")
+    for i in range(2):
+        row = "  ".join(f"{mpmath.nstr(fixed.jacobian[i, j], 20):>24s}" for j in range(2))
+        print(f"    [{row} ]")
+    eigenvalues = ", ".join(mpmath.nstr(mpmath.chop(e), 20) for e in fixed.eigenvalues)
+    print(f"  eigenvalues {eigenvalues}")
+    verdict = "below 1: the fixed point attracts" if fixed.spectral_radius < 1 else "NOT below 1"
+    print(f"  spectral radius {mpmath.nstr(fixed.spectral_radius, 20)} ({verdict})")
+    print(f"  spectral norm   {mpmath.nstr(fixed.spectral_norm, 20)}")
+    return 0 if fixed.spectral_radius < 1 else 1
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors in one line (no usage block), exit status 2."""
 
@@ -102,6 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log2-size", type=int, default=24)
     p.add_argument("--repeat", type=int, default=5)
     p.set_defaults(run=_bench)
+    p = sub.add_parser("moments", help="the moments of selu(Z) and the fixed point's Jacobian")
+    p.add_argument("--digits", type=int, default=30)
+    p.set_defaults(run=_moments)
     return parser
 
 

@@ -138,7 +138,11 @@ def context(inputs: Inputs) -> dict:
     bounds = _bounds(document)
     profiles, histograms = model.error_profiles(document), model.histograms(document)
     sweeps = [m for m in document["measurements"] if m.get("histogram")]
-    figures = {"errors": [], "sweeps": [], "speed": []}
+    normalization = model.self_normalization(document)
+    figures = {"errors": [], "sweeps": [], "speed": [], "selfnorm": []}
+    if normalization and normalization["stacks"]:
+        figure = plots.self_normalization(normalization["stacks"], normalization["bounds"])
+        figures["selfnorm"].append(("self-normalization", figure))
     for quantity in model.QUANTITIES:
         name = model.QUANTITY_NAMES[quantity]
         figure = plots.error_by_binade(profiles, quantity, impls, bounds)
@@ -182,6 +186,7 @@ def context(inputs: Inputs) -> dict:
         "constants": model.constants(document),
         "compiled": model.eager_vs_compiled(document),
         "deviations": model.deviations(document),
+        "selfnorm": normalization,
         "figures": figures,
         "speed": speed,
         "asv_dir": inputs.asv,

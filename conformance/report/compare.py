@@ -16,6 +16,13 @@ SPEED_THRESHOLD = 0.10  # this machine's runs repeat within a few per cent (READ
 
 
 def _label(name: str, record: dict) -> str:
+    if name == "self_normalization":
+        return (
+            f"self-normalisation {record['framework']} {record['activation']}, {record['inputs']}"
+        )
+    if name == "self_normalization_checks":
+        parts = [record["framework"], record["check"], record.get("dtype"), record.get("name")]
+        return "self-normalisation " + " ".join(p for p in parts if p)
     parts = [record["impl"], record.get("device") or "", record.get("dtype") or ""]
     quantity = record.get("quantity")
     if quantity:
@@ -86,6 +93,10 @@ def _detail(name: str, was: dict, now: dict) -> str:
         return f"max {was.get('max_ulp')} → {now.get('max_ulp')} ulp"
     if name == "special_values":
         return f"x = {now['input']}: {was['output']} → {now['output']}"
+    if name == "self_normalization":
+        return f"{was.get('violation') or 'within'} → {now.get('violation') or 'within'}"
+    if name == "self_normalization_checks":
+        return now.get("detail", "")
     if "mismatched" in now:
         return f"{was.get('mismatched')} → {now['mismatched']} of {now.get('variants')} differ"
     return ""  # a check's summary: its cases are listed on their own

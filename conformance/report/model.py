@@ -26,6 +26,8 @@ RECORD_KEYS = {
     "measurements": ("impl", "device", "dtype", "quantity", "input_set"),
     "special_values": ("impl", "device", "dtype", "quantity", "case"),
     "checks": ("impl", "device", "dtype", "quantity", "check"),
+    "self_normalization": ("framework", "activation", "inputs"),
+    "self_normalization_checks": ("framework", "check", "dtype", "name"),
 }
 VERDICT_WORDS = {"pass": "conforms", "known-deviation": "deviates", "fail": "fails"}
 
@@ -369,3 +371,38 @@ def histograms(document: dict) -> dict:
         for bucket, n in histogram.items():
             mine[bucket] = mine.get(bucket, 0) + n
     return dict(out)
+
+
+def self_normalization(document: dict) -> dict | None:
+    """The deep stacks (a row per framework, activation and inputs, SELU first, then the
+    contrasts) and the other self-normalisation checks, or None when they did not run."""
+    stacks = document.get("self_normalization", [])
+    checks = document.get("self_normalization_checks", [])
+    if not stacks and not checks:
+        return None
+    rows = []
+    for r in sorted(stacks, key=lambda r: (r["contrast"], r["framework"], r["activation"])):
+        rows.append(
+            {
+                **r,
+                "what": f"{r['activation']}, {r['inputs']} inputs"
+                + (" (contrast: must leave the bounds)" if r["contrast"] else ""),
+                "outcome": r["violation"] or "within the bounds at every layer",
+            }
+        )
+    names = {
+        "lecun-normal": "LeCun normal: variance 1/fan_in",
+        "keras-idiom": "Keras idiom, bit for bit",
+        "alpha-dropout-moments": "AlphaDropout keeps mean 0, variance 1",
+        "alpha-dropout-saturation": "AlphaDropout saturation value = -λα rounded",
+        "run": "the measurement ran",
+    }
+    return {
+        "stacks": rows,
+        "checks": [{**c, "title": names.get(c["check"], c["check"])} for c in checks],
+        "verdict": worst(r["verdict"] for r in stacks + checks),
+        "bounds": stacks[0]["bounds"] if stacks else None,
+        "depth": stacks[0]["depth"] if stacks else None,
+        "width": stacks[0]["width"] if stacks else None,
+        "batch": stacks[0]["batch"] if stacks else None,
+    }

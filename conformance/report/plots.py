@@ -253,3 +253,59 @@ def speed(rows: list[dict], dtype: str = "float32") -> str | None:
     figure.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     figure.tight_layout()
     return svg(figure)
+
+
+def self_normalization(stacks: list[dict], bounds: dict) -> str | None:
+    """Mean and variance of every layer's activations, and the input-gradient norm back
+    through the layers, for each framework's SELU stack and the contrasts, with the bounds
+    shaded (results.json self_normalization)."""
+    if not stacks:
+        return None
+    figure, axes = plt.subplots(1, 3, figsize=(11.5, 3.4))
+    frameworks = list(dict.fromkeys(r["framework"] for r in stacks))
+    colours = {f: OKABE_ITO[n % len(OKABE_ITO)] for n, f in enumerate(frameworks)}
+    markers = {f: MARKERS[n % len(MARKERS)] for n, f in enumerate(frameworks)}
+    styles = {("selu", False): "-", ("relu", True): ":", ("selu", True): "--"}
+    depth = len(stacks[0]["layer_means"])
+    layers = np.arange(1, depth + 1)
+    mean_ax, variance_ax, gradient_ax = axes
+    mean_ax.axhspan(-bounds["mean"], bounds["mean"], color="#dddddd", lw=0)
+    variance_ax.axhspan(1 - bounds["variance"], 1 + bounds["variance"], color="#dddddd", lw=0)
+    expected = bounds["gradient_factor"] ** ((depth - np.arange(depth + 1)) / depth)
+    gradient_ax.fill_between(
+        np.arange(depth + 1),
+        expected / bounds["gradient_spread"],
+        expected * bounds["gradient_spread"],
+        color="#dddddd",
+        lw=0,
+    )
+    for r in stacks:
+        style = {
+            "color": colours[r["framework"]],
+            "marker": markers[r["framework"]],
+            "markevery": 8,
+            "ms": 3,
+            "lw": 1,
+            "ls": styles.get((r["activation"], r["contrast"]), "-."),
+            "label": f"{r['framework']}: {r['activation']}, {r['inputs']}",
+        }
+        mean_ax.plot(layers, r["layer_means"], **style)
+        variance_ax.plot(layers, r["layer_variances"], **style)
+        norms = np.asarray(r["grad_norms"], dtype=float)
+        gradient_ax.plot(np.arange(depth + 1), np.maximum(norms / norms[-1], 1e-30), **style)
+    mean_ax.set_title("mean of each layer's activations")
+    variance_ax.set_title("variance of each layer's activations")
+    variance_ax.set_ylim(0, 2)  # the contrasts leave the plot: ReLU's falls to 0, the
+    # unstandardised inputs' starts near 5
+    gradient_ax.set_title("‖∂L/∂h‖ relative to the last layer")
+    gradient_ax.set_yscale("log")
+    mean_ax.set_ylim(-0.8, 0.8)
+    for ax in axes:
+        ax.set_xlabel("layer")
+    gradient_ax.set_xlabel("layer (0: the input)")
+    handles, labels = mean_ax.get_legend_handles_labels()
+    figure.legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False
+    )
+    figure.tight_layout()
+    return svg(figure)

@@ -1,0 +1,32 @@
+"""Self-normalisation: the property SELU exists for, checked in torch, tf.keras and jax.
+
+Klambauer et al. chose α and λ so that a deep stack of dense layers with LeCun-normal
+weights (variance 1/fan_in) and standardised inputs keeps its activations at mean 0 and
+variance 1 (`python -m reference moments`: the fixed point and its Jacobian). Here:
+
+- a stack of `depth` × `width` dense layers per framework, initialised as the framework
+  provides LeCun normal, fed a standardised batch: every layer's mean and variance must
+  stay within bounds derived from the batch's sampling error, and the input gradient's
+  norm within a bounded factor of the mean-field prediction (`bounds`). Two contrasts must
+  leave those bounds: the same stack with ReLU, and SELU with inputs not standardised.
+- each framework's LeCun normal: variance 1/fan_in (Keras's is a truncated normal with
+  its scale corrected), mean 0.
+- the Keras idioms of the brief, on the TensorFlow, JAX and torch backends: bit for bit
+  the same function as keras.activations.selu (`keras_idioms`).
+- AlphaDropout (Keras, torch.nn.AlphaDropout) in training mode keeps mean 0 and variance 1
+  of standardised SELU activations, and sets dropped units to -λα correctly rounded.
+
+Every framework runs in a child process (`child`); the bounds, the stacks' sizes and the
+known deviations are data: conformance/data/self_normalization.toml.
+
+    from conformance import selfnorm
+    run = selfnorm.run(["torch", "tensorflow", "jax"])   # -> Run(records, checks)
+"""
+
+from __future__ import annotations
+
+from .judge import CONFIG_PATH, Run, SelfNormError, load_config, run
+
+FRAMEWORKS = ("torch", "tensorflow", "jax")
+
+__all__ = ["CONFIG_PATH", "FRAMEWORKS", "Run", "SelfNormError", "load_config", "run"]
