@@ -265,6 +265,8 @@ def cmd_run(args) -> int:
 
 
 def _report_selfnorm(run, verbose: bool) -> None:
+    for child, why in run.skipped.items():
+        print(f"skip self-normalisation {child}: {why}")
     for record in run.records:
         label = "FAIL" if record["verdict"] == "fail" else "ok  "
         if record["verdict"] == "fail" or verbose:

@@ -15,7 +15,7 @@ import pytest
 
 from conformance import selfnorm
 from conformance.selfnorm.child import STACKS
-from conformance.selfnorm.judge import CHILDREN
+from conformance.selfnorm.judge import CHILDREN, missing_package
 
 KINDS = {
     "torch": ("stack", "lecun-normal", "alpha-dropout-moments", "alpha-dropout-saturation"),
@@ -30,11 +30,6 @@ KINDS = {
     ),
 }
 MARKS = {"keras-tensorflow": "keras", "keras-jax": "keras", "keras-torch": "keras"}
-NEEDS = {
-    "keras-tensorflow": ("keras", "tensorflow"),
-    "keras-jax": ("keras", "jax"),
-    "keras-torch": ("keras", "torch"),
-}
 
 
 def _frameworks(config) -> list[str]:
@@ -46,7 +41,7 @@ def _frameworks(config) -> list[str]:
 def _cases(frameworks):
     for framework in frameworks:
         for child in CHILDREN[framework]:
-            missing = [p for p in NEEDS.get(child, (child,)) if importlib.util.find_spec(p) is None]
+            missing = missing_package(child)
             for kind in KINDS[child]:
                 if kind == "stack":
                     variants = [
@@ -65,7 +60,7 @@ def _cases(frameworks):
                     case_id = "-".join(p for p in ("selfnorm", child, kind, suffix) if p)
                     marks = [getattr(pytest.mark, MARKS.get(child, framework))]
                     if missing:
-                        marks.append(pytest.mark.skip(reason=f"{missing[0]} is not installed"))
+                        marks.append(pytest.mark.skip(reason=f"{child}: {missing}"))
                     yield pytest.param(framework, child, kind, key, id=case_id, marks=marks)
 
 

@@ -200,6 +200,7 @@ def test_a_child_that_fails_is_a_reported_failure(monkeypatch):
     """A framework whose child dies is a failed check with the child's last words, and the
     other frameworks go on."""
     monkeypatch.setitem(judge.CHILDREN, "broken", ("no-such-framework",))
+    monkeypatch.setitem(judge.PACKAGES, "no-such-framework", ("numpy",))
     run = judge.run(["broken"], CONFIG, timeout=120)
     assert [c["check"] for c in run.checks] == ["run"]
     assert run.checks[0]["verdict"] == "fail"
@@ -231,3 +232,11 @@ def test_the_report_shows_the_stacks_and_the_checks(tmp_path):
     assert html.count("(contrast: must leave the bounds)") == 1
     assert "layer 1: mean +0.4 beyond" in markdown
     assert "≈ known deviation" in markdown.split("### Self-normalisation")[1]
+
+
+def test_a_child_whose_framework_is_missing_is_left_out_with_the_reason(monkeypatch):
+    monkeypatch.setitem(judge.CHILDREN, "absent", ("absent-child",))
+    monkeypatch.setitem(judge.PACKAGES, "absent-child", ("no_such_package_here",))
+    run = judge.run(["absent"], CONFIG, timeout=120)
+    assert run.checks == [] and run.records == []
+    assert run.skipped == {"absent-child": "no_such_package_here is not installed"}

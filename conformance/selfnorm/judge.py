@@ -14,6 +14,7 @@ Two kinds of record, both in results.json:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -36,6 +37,25 @@ CHILDREN = {
     "jax": ("jax", "keras-jax"),
 }
 KERAS_BACKENDS = {"keras-tensorflow": "tensorflow", "keras-jax": "jax", "keras-torch": "torch"}
+# What each child imports; a child whose packages are missing is left out, with the reason.
+PACKAGES = {
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow",),
+    "jax": ("jax",),
+    "keras-tensorflow": ("keras", "tensorflow"),
+    "keras-jax": ("keras", "jax"),
+    "keras-torch": ("keras", "torch"),
+}
+
+
+def missing_package(child: str) -> str | None:
+    """Why `child` cannot run here ("keras is not installed"), or None."""
+    for package in PACKAGES[child]:
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed"
+    return None
+
+
 LECUN_NAME = "lecun_normal"
 
 
@@ -48,6 +68,7 @@ class Run:
     records: list[dict] = field(default_factory=list)  # results.json self_normalization
     checks: list[dict] = field(default_factory=list)  # results.json self_normalization_checks
     versions: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # child -> why it did not run
 
     @property
     def failures(self) -> list[dict]:
@@ -116,6 +137,9 @@ def run(frameworks, config: dict | None = None, timeout: float = 600.0, progress
     out = Run()
     for framework in frameworks:
         for child in CHILDREN[framework]:
+            if (why := missing_package(child)) is not None:
+                out.skipped[child] = why
+                continue
             if progress:
                 progress(f"self-normalisation: {child}")
             measured, error = _measure(child, config, timeout)
