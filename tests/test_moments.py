@@ -1,9 +1,6 @@
 """The self-normalisation reference: moments of selu(Z), the mean/variance map, its fixed
 point and Jacobian (reference.moments), each computed two independent ways."""
 
-import subprocess
-import sys
-
 import mpmath
 import pytest
 
@@ -95,29 +92,3 @@ def test_fixed_decimals():
     assert fixed_decimals(mpmath.mpf("-1e-40"), 30) == "0." + "0" * 30
     assert fixed_decimals(mpmath.mpf(1) - mpmath.mpf("1e-45"), 30) == "1." + "0" * 30
     assert fixed_decimals(mpmath.mpf("0.25"), 3) == "0.250"
-
-
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "reference", *args], capture_output=True, text=True, timeout=120
-    )
-
-
-def test_cli_prints_zero_and_one_to_30_digits_and_the_spectral_radius():
-    done = _cli("moments")
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert any(
-        line.split("=")[1].split()[0] == "0." + "0" * 30 for line in lines if "E[selu(Z)] " in line
-    )
-    assert any(
-        line.split("=")[1].split()[0] == "1." + "0" * 30 for line in lines if "E[selu(Z)^2]" in line
-    )
-    radius = [line for line in lines if "spectral radius" in line]
-    assert radius and "0.7826478831968128" in radius[0] and "attracts" in radius[0]
-
-
-def test_cli_bad_digits_is_a_usage_error():
-    done = _cli("moments", "--digits", "0")
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,4 +1,4 @@
-"""`python -m reference eval` and `bench`: values, argument handling, exit status."""
+"""`python -m reference eval`, `bench` and `moments`: values, argument handling, exit status."""
 
 import subprocess
 import sys
@@ -66,3 +66,23 @@ def test_bench_reports_time_and_mpmath_share():
     assert lines[0].startswith("reference on 2^12 standard-normal float32 inputs")
     assert [line.split()[0] for line in lines[1:]] == ["selu", "selu_grad"]
     assert all("inputs needed mpmath" in line for line in lines[1:])
+
+
+def test_cli_prints_zero_and_one_to_30_digits_and_the_spectral_radius():
+    done = run("moments")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(
+        line.split("=")[1].split()[0] == "0." + "0" * 30 for line in lines if "E[selu(Z)] " in line
+    )
+    assert any(
+        line.split("=")[1].split()[0] == "1." + "0" * 30 for line in lines if "E[selu(Z)^2]" in line
+    )
+    radius = [line for line in lines if "spectral radius" in line]
+    assert radius and "0.7826478831968128" in radius[0] and "attracts" in radius[0]
+
+
+def test_cli_bad_digits_is_a_usage_error():
+    done = run("moments", "--digits", "0")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
