@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from reference import FORMATS, derive, round_mpf
+from reference import FORMATS, derive, selu
 
 
 def initializer_sample(weights: np.ndarray) -> dict:
@@ -76,7 +76,7 @@ def saturation(
     more than x's ulp when x does, and |a·x| ≈ 1.93 stays in x's binade [1, 2), where the
     ulp is x's (at rate 0.5, a ≈ 0.89 maps neighbours of x onto one float32 output)."""
     fmt = FORMATS[dtype]
-    expected = round_mpf(-derive(fmt.precision + 64).lam_alpha, fmt)
+    expected = float(selu(np.asarray([-np.inf], dtype=fmt.dtype))[0])  # -λα, rounded once
     candidates = [np.asarray(expected, dtype=fmt.dtype)]
     for direction in (-np.inf, np.inf):
         v = candidates[0]
