@@ -64,11 +64,8 @@ class _Selu:
     param_names = ["impl", "dtype", "size", "device"]
     direction = ""  # set by the subclasses
     timeout = 300
-    # Four processes per case, a pass over every case apart (asv runs round by round), so
-    # that a case's samples span the run: on this VM a process's median drifts by 5-10 %
-    # from the next one's, and the machine's speed drifts over minutes.
-    rounds = 4
-    repeat = (3, 10, 2.0)  # samples per round: at least 3, at most 10 or 2 s
+    rounds = 2
+    repeat = (5, 20, 4.0)  # samples per round: at least 5, at most 20 or 4 s
 
     def setup(self, impl, dtype, size, device):
         self.kernels = speed.prepare(impl, dtype, size, device, self.direction)
