@@ -256,7 +256,7 @@ def cmd_run(args) -> int:
         runner.close()
     normalization = None
     frameworks = [f for f in selfnorm.FRAMEWORKS if f in {spec.framework for spec in specs}]
-    if frameworks and not args.no_self_normalization:
+    if frameworks and config is not None:
         normalization = selfnorm.run(frameworks, config, progress=_progress)
         _report_selfnorm(normalization, args.verbose)
     return _finish(

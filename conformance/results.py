@@ -92,7 +92,8 @@ def build(
     counts = {"pass": 0, "known-deviation": 0, "fail": 0}
     for finding in findings:
         counts[finding.verdict] += 1
-    normalization = [] if selfnorm is None else selfnorm.records + selfnorm.checks
+    stacks, stack_checks = ([], []) if selfnorm is None else (selfnorm.records, selfnorm.checks)
+    normalization = stacks + stack_checks
     for record in normalization:
         counts[record["verdict"]] += 1
     stale = sorted(
@@ -138,8 +139,8 @@ def build(
         "measurements": measurements,
         "special_values": special_values,
         "checks": checks,
-        "self_normalization": [] if selfnorm is None else selfnorm.records,
-        "self_normalization_checks": [] if selfnorm is None else selfnorm.checks,
+        "self_normalization": stacks,
+        "self_normalization_checks": stack_checks,
         "summary": {"verdict": verdict, "counts": counts, "stale_deviations": stale},
         "timings": {impl: info.get("seconds") for impl, info in versions.items()},
     }

@@ -22,6 +22,9 @@ from . import probes
 
 NETS = {"torch": "torch_net", "tensorflow": "tensorflow_net", "jax": "jax_net"}
 KERAS_BACKENDS = {"keras-tensorflow": "tensorflow", "keras-jax": "jax", "keras-torch": "torch"}
+# Keras takes its backend from KERAS_BACKEND when first imported, tf.keras included: every
+# child that imports it sets the variable, whatever the caller's environment says.
+BACKENDS = {"tensorflow": "tensorflow", **KERAS_BACKENDS}
 # The stacks: SELU as the paper prescribes, then two contrasts that must leave the bounds.
 STACKS = (
     ("selu", "standardised", False),
@@ -101,6 +104,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] and sys.argv[1] in KERAS_BACKENDS:  # before anything imports keras
-        os.environ["KERAS_BACKEND"] = KERAS_BACKENDS[sys.argv[1]]
+    if sys.argv[1:2] and sys.argv[1] in BACKENDS:  # before anything imports keras
+        os.environ["KERAS_BACKEND"] = BACKENDS[sys.argv[1]]
     sys.exit(main(sys.argv[1:]))

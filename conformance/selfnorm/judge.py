@@ -36,7 +36,6 @@ CHILDREN = {
     "tensorflow": ("tensorflow", "keras-tensorflow"),
     "jax": ("jax", "keras-jax"),
 }
-KERAS_BACKENDS = {"keras-tensorflow": "tensorflow", "keras-jax": "jax", "keras-torch": "torch"}
 # What each child imports; a child whose packages are missing is left out, with the reason.
 PACKAGES = {
     "torch": ("torch",),
@@ -67,12 +66,7 @@ class SelfNormError(ValueError):
 class Run:
     records: list[dict] = field(default_factory=list)  # results.json self_normalization
     checks: list[dict] = field(default_factory=list)  # results.json self_normalization_checks
-    versions: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # child -> why it did not run
-
-    @property
-    def failures(self) -> list[dict]:
-        return [r for r in self.records + self.checks if r["verdict"] == "fail"]
 
 
 def load_config(path: str | Path | None = None) -> dict:
@@ -113,9 +107,7 @@ def load_config(path: str | Path | None = None) -> dict:
 
 def _measure(child: str, config: dict, timeout: float) -> tuple[dict | None, str | None]:
     """The raw measurements of one child, or why there are none."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    if child in KERAS_BACKENDS:
-        env["KERAS_BACKEND"] = KERAS_BACKENDS[child]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}  # the child sets Keras's backend
     payload = json.dumps({k: config[k] for k in ("stack", "initializer", "alpha_dropout")})
     command = [sys.executable, "-m", "conformance.selfnorm.child", child, payload]
     try:
@@ -155,7 +147,6 @@ def run(frameworks, config: dict | None = None, timeout: float = 600.0, progress
                     }
                 )
                 continue
-            out.versions[child] = measured["version"]
             _judge(child, measured, config, out)
     return out
 
