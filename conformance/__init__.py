@@ -1,7 +1,8 @@
 """The conformance gate: every framework's SELU and derivative against `reference`.
 
-Not built yet: it arrives with the conformance issue (implementations under test, input
-sets, ULP measurement, policy, pytest gate, `python -m conformance list|run|check`), then
-the exhaustive sweeps, the asv benchmarks of the implementations and the report.
-See ../shared/DESIGN.md for the contract it will implement.
+Implementations under test (registry.py, frameworks/), input sets, ULP measurement, the
+policy, the pytest gate and `python -m conformance list|run|check|sweep|report`; the
+exhaustive sweeps (sweep/), the timing the asv benchmarks use (speed.py), the comparison
+report (report/) and the self-normalisation checks (selfnorm/). ../shared/DESIGN.md holds
+the contract.
 """
