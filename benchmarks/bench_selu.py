@@ -45,15 +45,19 @@ IMPLEMENTATIONS = list(BY_ID)
 SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]
 QUICK = os.environ.get("SELU_BENCH_QUICK") == "1"
 
-if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once, here, the
-    speed.preload(SIZES)  # frameworks and inputs (discovery and `asv check` need neither)
-    # and a folder for the side-by-side measurement of each case, which its two track_
-    # benchmarks share (their processes are forked from this one).
+if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once, here, a
+    # folder for the side-by-side measurement of each case, which its two track_ benchmarks
+    # share (their processes are forked from this one), removed when the server exits.
     os.environ["SELU_BENCH_SHARED"] = tempfile.mkdtemp(prefix="selu-bench-")
-    _server = os.getpid()  # removed when the server exits (its children end in os._exit)
+    _server = os.getpid()
     atexit.register(
         lambda: os.getpid() == _server and shutil.rmtree(os.environ["SELU_BENCH_SHARED"], True)
     )
+    # It is every process's temporary folder too: the forked children end in os._exit, so
+    # frameworks' atexit clean-up (TensorFlow's autograph deletes its generated modules
+    # there) never runs in them.
+    tempfile.tempdir = os.environ["SELU_BENCH_SHARED"]
+    speed.preload(SIZES)  # the frameworks and inputs (discovery and `asv check` need neither)
     # The collector of a forked process would write to every object it inherits, copying
     # the pages of all three frameworks: freezing them keeps them shared.
     gc.freeze()

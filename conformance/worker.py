@@ -18,12 +18,14 @@ worker, which is reported and replaced, and the run goes on. The parent (`Worker
 Each item is an array plus a *view* recipe (`views.apply`), applied in the child, because
 pickling an array makes it contiguous: strided, transposed and offset inputs must be made
 where the function is called. The parent waits at most `timeout` seconds for each item.
-The child's stdout and stderr go to a log file whose tail is quoted when it dies.
+The child's stdout and stderr go to a log file whose tail is quoted when it dies; the log
+and everything the child writes to its TMPDIR live in one folder that `close` removes.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,8 +83,12 @@ class Worker:
         self.env = dict(env or {})
         self.info: dict = {}
         self._process: subprocess.Popen | None = None
-        fd, self._log_path = tempfile.mkstemp(prefix="conformance-worker-", suffix=".log")
-        os.close(fd)
+        # The child's log and its TMPDIR: the child ends in os._exit, so frameworks' own
+        # atexit clean-up (TensorFlow's autograph deletes its generated modules there) never
+        # runs, and a killed child cleans nothing; close() removes the whole folder.
+        self._folder = Path(tempfile.mkdtemp(prefix="conformance-worker-"))
+        self._log_path = self._folder / "worker.log"
+        self._log_path.touch()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -95,6 +101,7 @@ class Worker:
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "JAX_ENABLE_X64": "1",
+            "TMPDIR": str(self._folder),
             **thread_environment(self.threads),
             **self.env,
         }
@@ -148,7 +155,7 @@ class Worker:
 
     def close(self) -> None:
         self.stop()
-        Path(self._log_path).unlink(missing_ok=True)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self):
         self.start()
@@ -242,7 +249,7 @@ class Worker:
 
     def log_tail(self, lines: int = 6) -> str:
         try:
-            text = Path(self._log_path).read_text(errors="replace").strip().splitlines()
+            text = self._log_path.read_text(errors="replace").strip().splitlines()
         except OSError:
             return ""
         return ("; its last output: " + " | ".join(text[-lines:])) if text else ""

@@ -191,7 +191,10 @@ def test_the_page_in_headless_chromium(runs, tmp_path):
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=driver_path)
+    # Chromium leaves its singleton-socket folder in TMPDIR: tmp_path, which pytest prunes.
+    service = webdriver.ChromeService(
+        executable_path=driver_path, env={**os.environ, "TMPDIR": str(tmp_path)}
+    )
     driver = webdriver.Chrome(options=options, service=service)
     try:
         driver.get(page.as_uri())

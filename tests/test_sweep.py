@@ -33,16 +33,16 @@ import mutants  # noqa: E402
 
 def sweep(*args, timeout=600):
     # A cache of its own: no checkpoint of an earlier test (or run) is resumed.
-    cache = tempfile.mkdtemp(prefix="sweep-test-")
-    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "CONFORMANCE_CACHE": cache}
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", "sweep", "--quiet", *args],
-        cwd=HERE,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    with tempfile.TemporaryDirectory(prefix="sweep-test-") as cache:
+        env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "CONFORMANCE_CACHE": cache}
+        return subprocess.run(
+            [sys.executable, "-m", "conformance", "sweep", "--quiet", *args],
+            cwd=HERE,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def only_record(path: Path) -> dict:

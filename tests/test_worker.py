@@ -2,6 +2,7 @@
 inputs reach the function with the layout the check built (strides, 0-d, offsets)."""
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,24 @@ def test_hang_times_out(in_tests_dir):
     with worker:
         with pytest.raises(WorkerError, match="timed out after 2 s on input 0"):
             worker.call("user", "forward", "cpu", [(np.ones(4, np.float32), None)])
+
+
+@pytest.mark.parametrize(
+    "function", ["leaves_a_temporary_file", "leaves_a_temporary_file_and_hangs"]
+)
+def test_nothing_is_left_in_the_temporary_folder(in_tests_dir, tmp_path, monkeypatch, function):
+    """The child ends in os._exit (or is killed), so atexit clean-up never runs in it; the
+    files it leaves go with the worker's own folder."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with user_worker(f"worker_probe:{function}", timeout=2.0) as worker:
+        try:
+            (result,) = worker.call("user", "forward", "cpu", [(np.ones(3, np.float32), None)])
+            assert result.error is None
+        except WorkerError as error:
+            assert "timed out" in str(error)
+        assert list(tmp_path.rglob("worker-probe-*.py"))  # the child did write its file
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_module_that_does_not_import_fails_to_load(in_tests_dir):
