@@ -12,7 +12,7 @@ ASV_ENV := --environment existing:$(CURDIR)/$(PY)
 MACHINE ?= $(shell hostname)
 COMMIT   = $(shell git rev-parse HEAD)
 
-.PHONY: help setup test test-self gate lint report bench bench-quick bench-reference sweep \
+.PHONY: help setup test test-self gate lint report bench bench-quick bench-reference bench-steadiness sweep \
 	sweep-verify clean
 
 help:
@@ -24,6 +24,8 @@ help:
 	@echo "             scale y=2x (.asv/results, versions in .asv/environments, site .asv/html)"
 	@echo "make bench-quick   asv check, and every benchmark once (part of make test)"
 	@echo "make bench-reference   speed of the ground truth"
+	@echo "make bench-steadiness  how steady this machine's speed is, over 70 minutes: can two"
+	@echo "             make bench runs agree within 5 % here? (results/steadiness.json)"
 	@echo "make sweep   every float32 input of every implementation, forward and derivative,"
 	@echo "             and a float64 worst-case search (results/sweeps.json, results/worst/)"
 	@echo "make sweep-verify   the sweep of -0..-2^-95 against an independent check"
@@ -66,6 +68,11 @@ report: setup
 # Speed of the reference (target: 2^24 float32 inputs in at most 1 s).
 bench-reference: setup
 	$(PY) -m reference bench
+
+# Fixed numpy kernels (core, DRAM, page faults) timed every 10 s for as long as two
+# `make bench` runs: whether their halves differ by more than 5 % (conformance/steadiness.py).
+bench-steadiness: setup
+	$(PY) -m conformance.steadiness --minutes 70 --json results/steadiness.json
 
 # The full asv run on this machine: results saved for the checked-out commit (a framework
 # upgrade is a commit to constraints.txt, so `asv compare A B` shows its effect), the
