@@ -30,9 +30,12 @@ each, to prove that they run.
 import atexit
 import dataclasses
 import gc
+import getpass
 import json
 import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -50,14 +53,28 @@ if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once,
     # share (their processes are forked from this one), removed when the server exits.
     os.environ["SELU_BENCH_SHARED"] = tempfile.mkdtemp(prefix="selu-bench-")
     _server = os.getpid()
-    atexit.register(
-        lambda: os.getpid() == _server and shutil.rmtree(os.environ["SELU_BENCH_SHARED"], True)
-    )
+
+    def _remove_shared(*interrupt):
+        if os.getpid() == _server:
+            shutil.rmtree(os.environ["SELU_BENCH_SHARED"], ignore_errors=True)
+        if interrupt:
+            signal.default_int_handler(*interrupt)
+
     # It is every process's temporary folder too: the forked children end in os._exit, so
     # frameworks' atexit clean-up (TensorFlow's autograph deletes its generated modules
-    # there) never runs in them.
+    # there) never runs in them. torch.compile's cache stays where torch keeps it, in the
+    # system's temporary folder, from one run to the next.
+    _user = re.sub(r'[\\/:*?"<>|]', "_", getpass.getuser())
+    os.environ.setdefault(
+        "TORCHINDUCTOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"torchinductor_{_user}")
+    )
     tempfile.tempdir = os.environ["SELU_BENCH_SHARED"]
     speed.preload(SIZES)  # the frameworks and inputs (discovery and `asv check` need neither)
+    # asv stops the server with SIGINT and, 0.1 s later, SIGKILL: too soon for an atexit
+    # handler behind the frameworks' teardown, so the folder goes at the SIGINT itself.
+    # (Set after the imports, so that no framework replaces it.)
+    signal.signal(signal.SIGINT, _remove_shared)
+    atexit.register(_remove_shared)
     # The collector of a forked process would write to every object it inherits, copying
     # the pages of all three frameworks: freezing them keeps them shared.
     gc.freeze()

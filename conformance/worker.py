@@ -158,7 +158,11 @@ class Worker:
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ is not called when __enter__ raises
+            raise
         return self
 
     def __exit__(self, *exc):

@@ -198,7 +198,8 @@ def test_kill_9_and_restart_give_the_uninterrupted_result(tmp_path):
 
     folder = tmp_path / "c2"
     resumed = tmp_path / "resumed.json"
-    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    # The killed sweep cannot remove its workers' folders: they go in tmp_path.
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "TMPDIR": str(tmp_path)}
     command = [sys.executable, "-m", "conformance", "sweep", "--quiet", *args]
     command += ["--json", str(resumed), "--checkpoint", str(folder)]
     process = subprocess.Popen(command, cwd=HERE, env=env, stdout=subprocess.DEVNULL)

@@ -91,11 +91,15 @@ def test_nothing_is_left_in_the_temporary_folder(in_tests_dir, tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_module_that_does_not_import_fails_to_load(in_tests_dir):
+def test_a_module_that_does_not_import_fails_to_load(in_tests_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(WorkerError, match="cannot load: ModuleNotFoundError"):
-        user_worker("no_such_module_here:f").start()
+        with user_worker("no_such_module_here:f"):
+            pass
     with pytest.raises(WorkerError, match="AttributeError"):
-        user_worker("mutants:no_such_function").start()
+        with user_worker("mutants:no_such_function"):
+            pass
+    assert list(tmp_path.iterdir()) == []  # the workers' folders went with them
 
 
 def test_a_framework_module_reports_version_and_devices():
