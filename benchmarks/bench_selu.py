@@ -30,10 +30,8 @@ each, to prove that they run.
 import atexit
 import dataclasses
 import gc
-import getpass
 import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -43,6 +41,7 @@ from pathlib import Path
 from conformance import speed
 from conformance.registry import BY_ID
 from conformance.results import write_atomic
+from conformance.worker import persistent_caches
 
 IMPLEMENTATIONS = list(BY_ID)
 SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]
@@ -64,10 +63,7 @@ if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once,
     # frameworks' atexit clean-up (TensorFlow's autograph deletes its generated modules
     # there) never runs in them. torch.compile's cache stays where torch keeps it, in the
     # system's temporary folder, from one run to the next.
-    _user = re.sub(r'[\\/:*?"<>|]', "_", getpass.getuser())
-    os.environ.setdefault(
-        "TORCHINDUCTOR_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"torchinductor_{_user}")
-    )
+    os.environ.update(persistent_caches())
     tempfile.tempdir = os.environ["SELU_BENCH_SHARED"]
     speed.preload(SIZES)  # the frameworks and inputs (discovery and `asv check` need neither)
     # asv stops the server with SIGINT and, 0.1 s later, SIGKILL: too soon for an atexit

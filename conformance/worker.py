@@ -24,7 +24,9 @@ and everything the child writes to its TMPDIR live in one folder that `close` re
 
 from __future__ import annotations
 
+import getpass
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -68,6 +70,21 @@ def thread_environment(threads: int | None) -> dict[str, str]:
     }
 
 
+def persistent_caches() -> dict[str, str]:
+    """The environment that keeps frameworks' caches across processes where they keep them
+    by default, for a child whose TMPDIR is a folder that goes with it: torch.compile's
+    cache is <temporary folder>/torchinductor_<user> (torch's default_cache_dir), and a
+    fresh one per worker would compile every kernel afresh."""
+    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
+        return {}
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid_{os.getuid()}"
+    user = re.sub(r'[\\/:*?"<>|]', "_", user)
+    return {"TORCHINDUCTOR_CACHE_DIR": os.path.join(tempfile.gettempdir(), f"torchinductor_{user}")}
+
+
 class Worker:
     """A child process serving one framework module (or a user's function)."""
 
@@ -101,6 +118,7 @@ class Worker:
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "JAX_ENABLE_X64": "1",
+            **persistent_caches(),
             "TMPDIR": str(self._folder),
             **thread_environment(self.threads),
             **self.env,

@@ -127,3 +127,16 @@ def test_compiled_variants_get_a_fresh_worker_per_dtype():
         assert engine.worker(eager, dtype="float32") is plain
     finally:
         engine.close()
+
+
+def test_torch_compile_keeps_its_cache_outside_the_worker_folder(monkeypatch, tmp_path):
+    """The worker's TMPDIR goes with it; torch.compile's cache must not, or every worker
+    would compile every kernel afresh."""
+    from conformance.worker import persistent_caches
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    (cache,) = persistent_caches().values()
+    assert Path(cache).parent == tmp_path and Path(cache).name.startswith("torchinductor_")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/elsewhere")
+    assert persistent_caches() == {}  # the user's choice stands
