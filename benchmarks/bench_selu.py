@@ -27,13 +27,10 @@ SELU_BENCH_QUICK=1 (set by `make bench-quick`) makes the track_ benchmarks time 
 each, to prove that they run.
 """
 
-import atexit
 import dataclasses
 import gc
 import json
 import os
-import shutil
-import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -49,16 +46,9 @@ QUICK = os.environ.get("SELU_BENCH_QUICK") == "1"
 
 if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once, here, a
     # folder for the side-by-side measurement of each case, which its two track_ benchmarks
-    # share (their processes are forked from this one), removed when the server exits.
+    # share (their processes are forked from this one), removed when the server has ended.
     os.environ["SELU_BENCH_SHARED"] = tempfile.mkdtemp(prefix="selu-bench-")
-    _server = os.getpid()
-
-    def _remove_shared(*interrupt):
-        if os.getpid() == _server:
-            shutil.rmtree(os.environ["SELU_BENCH_SHARED"], ignore_errors=True)
-        if interrupt:
-            signal.default_int_handler(*interrupt)
-
+    speed.remove_when_gone(os.getpid(), os.environ["SELU_BENCH_SHARED"])
     # It is every process's temporary folder too: the forked children end in os._exit, so
     # frameworks' atexit clean-up (TensorFlow's autograph deletes its generated modules
     # there) never runs in them. torch.compile's cache stays where torch keeps it, in the
@@ -66,11 +56,6 @@ if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once,
     os.environ.update(persistent_caches())
     tempfile.tempdir = os.environ["SELU_BENCH_SHARED"]
     speed.preload(SIZES)  # the frameworks and inputs (discovery and `asv check` need neither)
-    # asv stops the server with SIGINT and, 0.1 s later, SIGKILL: too soon for an atexit
-    # handler behind the frameworks' teardown, so the folder goes at the SIGINT itself.
-    # (Set after the imports, so that no framework replaces it.)
-    signal.signal(signal.SIGINT, _remove_shared)
-    atexit.register(_remove_shared)
     # The collector of a forked process would write to every object it inherits, copying
     # the pages of all three frameworks: freezing them keeps them shared.
     gc.freeze()

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -53,6 +54,35 @@ SEED = 0
 PRELOAD = ("numpy_impl", "torch_impl", "tensorflow_impl", "jax_impl", "onnxruntime_impl")
 # torch.compile's own modules, a few seconds of imports that every compiled case needs.
 _TORCH_COMPILE_MODULES = ("torch._dynamo", "torch._inductor.compile_fx")
+
+
+# Run by `remove_when_gone` in a process of its own: waits for a pid to end, then removes a
+# folder.
+_REMOVER = """import os, shutil, sys, time
+pid, folder = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.5)
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+def remove_when_gone(pid: int, folder: str) -> subprocess.Popen:
+    """Remove `folder` once process `pid` has ended, however it ends. asv stops its fork
+    server with SIGINT and SIGKILL 0.1 s later, before an atexit handler of the server
+    behind the frameworks' teardown has run, and the SIGINT may reach one of the
+    frameworks' threads rather than the main one: only a process of its own, outside the
+    server's process group, outlives it reliably."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _REMOVER, str(pid), str(folder)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def preload(sizes=()) -> dict[str, str]:

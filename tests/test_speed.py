@@ -6,6 +6,7 @@ import datetime
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -228,3 +229,18 @@ def test_summary_command_exits_2_without_results(tmp_path, capsys):
     (tmp_path / "broken.json").write_text("{not json")
     assert speed.main(["agreement", str(tmp_path / "broken.json"), str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_the_fork_servers_folder_goes_when_the_server_is_killed(tmp_path):
+    """asv SIGKILLs its fork server: the folder the server made must go all the same."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "__autograph_generated_file.py").write_text("")
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    remover = speed.remove_when_gone(server.pid, str(folder))
+    time.sleep(1.5)
+    assert folder.exists() and remover.poll() is None  # the server still runs
+    server.kill()
+    server.wait()
+    assert remover.wait(timeout=20) == 0
+    assert not folder.exists()
