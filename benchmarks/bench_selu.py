@@ -38,7 +38,7 @@ from pathlib import Path
 from conformance import speed
 from conformance.registry import BY_ID
 from conformance.results import write_atomic
-from conformance.worker import persistent_caches
+from conformance.worker import remove_generated_modules
 
 IMPLEMENTATIONS = list(BY_ID)
 SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]
@@ -49,12 +49,6 @@ if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once,
     # share (their processes are forked from this one), removed when the server has ended.
     os.environ["SELU_BENCH_SHARED"] = tempfile.mkdtemp(prefix="selu-bench-")
     speed.remove_when_gone(os.getpid(), os.environ["SELU_BENCH_SHARED"])
-    # It is every process's temporary folder too: the forked children end in os._exit, so
-    # frameworks' atexit clean-up (TensorFlow's autograph deletes its generated modules
-    # there) never runs in them. torch.compile's cache stays where torch keeps it, in the
-    # system's temporary folder, from one run to the next.
-    os.environ.update(persistent_caches())
-    tempfile.tempdir = os.environ["SELU_BENCH_SHARED"]
     speed.preload(SIZES)  # the frameworks and inputs (discovery and `asv check` need neither)
     # The collector of a forked process would write to every object it inherits, copying
     # the pages of all three frameworks: freezing them keeps them shared.
@@ -72,6 +66,10 @@ class _Selu:
     def setup(self, impl, dtype, size, device):
         self.kernels = speed.prepare(impl, dtype, size, device, self.direction)
         self.timer = self.kernels.clock  # asv's timer: waits for the device, then reads
+
+    def teardown(self, impl, dtype, size, device):
+        # In the benchmark's own process, which asv ends with os._exit (no atexit handlers).
+        remove_generated_modules()
 
     def time_selu(self, impl, dtype, size, device):
         self.kernels.selu()

@@ -18,15 +18,12 @@ worker, which is reported and replaced, and the run goes on. The parent (`Worker
 Each item is an array plus a *view* recipe (`views.apply`), applied in the child, because
 pickling an array makes it contiguous: strided, transposed and offset inputs must be made
 where the function is called. The parent waits at most `timeout` seconds for each item.
-The child's stdout and stderr go to a log file whose tail is quoted when it dies; the log
-and everything the child writes to its TMPDIR live in one folder that `close` removes.
+The child's stdout and stderr go to a log file whose tail is quoted when it dies.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -70,19 +67,21 @@ def thread_environment(threads: int | None) -> dict[str, str]:
     }
 
 
-def persistent_caches() -> dict[str, str]:
-    """The environment that keeps frameworks' caches across processes where they keep them
-    by default, for a child whose TMPDIR is a folder that goes with it: torch.compile's
-    cache is <temporary folder>/torchinductor_<user> (torch's default_cache_dir), and a
-    fresh one per worker would compile every kernel afresh."""
-    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
-        return {}
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = f"uid_{os.getuid()}"
-    user = re.sub(r'[\\/:*?"<>|]', "_", user)
-    return {"TORCHINDUCTOR_CACHE_DIR": os.path.join(tempfile.gettempdir(), f"torchinductor_{user}")}
+def remove_generated_modules() -> None:
+    """Delete the module files that TensorFlow's autograph wrote for this process.
+
+    Autograph writes each function it converts (tf.function) as a module,
+    <temporary folder>/__autograph_generated_file*.py, and deletes it in an atexit handler.
+    The suite's children end in os._exit (worker processes, and asv's forked benchmark
+    processes), where atexit handlers never run: without this, every compiled
+    TensorFlow function left a file behind (about 4000 in /tmp after a few days' runs)."""
+    folder = Path(tempfile.gettempdir()).resolve()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name.startswith("__autograph_generated_file") and file:
+            path = Path(file).resolve()
+            if path.parent == folder:
+                path.unlink(missing_ok=True)
 
 
 class Worker:
@@ -100,9 +99,7 @@ class Worker:
         self.env = dict(env or {})
         self.info: dict = {}
         self._process: subprocess.Popen | None = None
-        # The child's log and its TMPDIR: the child ends in os._exit, so frameworks' own
-        # atexit clean-up (TensorFlow's autograph deletes its generated modules there) never
-        # runs, and a killed child cleans nothing; close() removes the whole folder.
+        # A folder for the child's log, which close() removes.
         self._folder = Path(tempfile.mkdtemp(prefix="conformance-worker-"))
         self._log_path = self._folder / "worker.log"
         self._log_path.touch()
@@ -118,8 +115,6 @@ class Worker:
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "JAX_ENABLE_X64": "1",
-            **persistent_caches(),
-            "TMPDIR": str(self._folder),
             **thread_environment(self.threads),
             **self.env,
         }
@@ -431,5 +426,6 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     main(sys.argv[1:])
     # Skip interpreter teardown: some frameworks' atexit handlers hang or crash.
+    remove_generated_modules()  # the one atexit clean-up that matters
     sys.stdout.flush()
     os._exit(0)

@@ -8,27 +8,3 @@ def describe(x):
 
 def raises(x):
     return 1 / 0
-
-
-def _temporary_file():
-    """A file in the temporary folder that only an atexit handler removes, as TensorFlow's
-    autograph does with the modules it generates."""
-    import atexit
-    import os
-    import tempfile
-
-    fd, path = tempfile.mkstemp(prefix="worker-probe-", suffix=".py")
-    os.close(fd)
-    atexit.register(os.unlink, path)
-
-
-def leaves_a_temporary_file(x):
-    _temporary_file()
-    return x
-
-
-def leaves_a_temporary_file_and_hangs(x):
-    import time
-
-    _temporary_file()
-    time.sleep(3600)
