@@ -24,7 +24,6 @@ The child's stdout and stderr go to a log file whose tail is quoted when it dies
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -99,10 +98,9 @@ class Worker:
         self.env = dict(env or {})
         self.info: dict = {}
         self._process: subprocess.Popen | None = None
-        # A folder for the child's log, which close() removes.
-        self._folder = Path(tempfile.mkdtemp(prefix="conformance-worker-"))
-        self._log_path = self._folder / "worker.log"
-        self._log_path.touch()
+        fd, log_path = tempfile.mkstemp(prefix="conformance-worker-", suffix=".log")
+        os.close(fd)
+        self._log_path = Path(log_path)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -168,7 +166,7 @@ class Worker:
 
     def close(self) -> None:
         self.stop()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        self._log_path.unlink(missing_ok=True)
 
     def __enter__(self):
         try:

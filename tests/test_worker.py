@@ -94,7 +94,7 @@ def test_a_module_that_does_not_import_fails_to_load(in_tests_dir, tmp_path, mon
     with pytest.raises(WorkerError, match="AttributeError"):
         with user_worker("mutants:no_such_function"):
             pass
-    assert list(tmp_path.iterdir()) == []  # the workers' folders went with them
+    assert list(tmp_path.iterdir()) == []  # the workers' log files went with them
 
 
 def test_a_framework_module_reports_version_and_devices():
