@@ -198,7 +198,7 @@ def test_kill_9_and_restart_give_the_uninterrupted_result(tmp_path):
 
     folder = tmp_path / "c2"
     resumed = tmp_path / "resumed.json"
-    # The killed sweep cannot remove its workers' folders: they go in tmp_path.
+    # The killed sweep cannot remove its workers' log files: they go in tmp_path.
     env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "TMPDIR": str(tmp_path)}
     command = [sys.executable, "-m", "conformance", "sweep", "--quiet", *args]
     command += ["--json", str(resumed), "--checkpoint", str(folder)]
