@@ -14,9 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import destinations, results, selfnorm
 from . import policy as policy_module
-from . import results, selfnorm
-from .engine import Engine, Target
+from .corpus import CorpusError
+from .engine import CACHE_DIR, Engine, Target
 from .frameworks.user_impl import parse as parse_user_spec
 from .registry import ALL_DTYPES, BY_ID, SPECS, lookup
 from .runner import Runner
@@ -121,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_report(args) -> int:
     from .report import Inputs, ReportError, write
 
+    destinations.folder(args.out, "--out")
     inputs = Inputs(
         results=[Path(p) for p in args.results or [DEFAULT_JSON]],
         asv=Path(args.asv),
@@ -184,6 +186,12 @@ def _load_policy(args):
     return policy, policy.profile(args.profile)
 
 
+def check_destinations(args) -> None:
+    """Before any work: the results file and the reference cache can be written."""
+    destinations.file(args.json or DEFAULT_JSON, "--json")
+    destinations.folder(CACHE_DIR / "reference", "the cache folder (CONFORMANCE_CACHE)")
+
+
 def _report(findings, verbose: bool) -> None:
     for finding in findings:
         if finding.verdict == "fail":
@@ -213,6 +221,7 @@ def _finish(findings, versions, profile, policy, skipped, args, started, selfnor
 def cmd_run(args) -> int:
     started = time.perf_counter()
     policy, profile = _load_policy(args)
+    check_destinations(args)
     config = None if args.no_self_normalization else selfnorm.load_config()
     requested = args.impl or [spec.id for spec in SPECS]
     specs, skipped = [], {}
@@ -299,6 +308,7 @@ def cmd_check(args) -> int:
             except ValueError as error:
                 raise UsageError(str(error)) from None
     policy, profile = _load_policy(args)
+    check_destinations(args)
     target = Target.user_function(forward, args.grad, args.dtype or ALL_DTYPES)
     engine = Engine(policy, profile, timeout=args.timeout, progress=_progress)
     try:
@@ -306,7 +316,7 @@ def cmd_check(args) -> int:
             engine.info(target)
         except WorkerError as error:
             message = str(error)
-            if "cannot load" in message:
+            if error.kind == "load":
                 raise UsageError(message.replace("cannot load: ", "cannot import: ")) from None
             raise UsageError(f"{forward}: {message}") from None
         findings = engine.run(target, "cpu", args.dtype or None)
@@ -329,6 +339,8 @@ def main(argv=None) -> int:
         policy_module.PolicyError,
         results.ResultsError,
         selfnorm.SelfNormError,
+        destinations.DestinationError,
+        CorpusError,
     ) as error:
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"python -m conformance {args.command}: {text}", file=sys.stderr)

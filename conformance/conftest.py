@@ -12,8 +12,9 @@ import os
 
 import pytest
 
+from conformance import destinations, results
 from conformance import policy as policy_module
-from conformance import results
+from conformance.engine import CACHE_DIR
 from conformance.registry import ALL_DTYPES, FRAMEWORKS
 
 
@@ -60,6 +61,13 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     for framework in FRAMEWORKS:
         config.addinivalue_line("markers", f"{framework}: implementations of {framework}")
+    # Where the results go, checked before any implementation runs.
+    try:
+        if config.getoption("--json", None):
+            destinations.file(config.getoption("--json"), "--json")
+        destinations.folder(CACHE_DIR / "reference", "the cache folder (CONFORMANCE_CACHE)")
+    except destinations.DestinationError as error:
+        pytest.exit(f"conformance: {error}", returncode=2)
 
 
 @pytest.fixture(scope="session")
@@ -130,9 +138,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not findings:
         return
     known = [f for f in findings if f.verdict == "known-deviation"]
-    stale = sorted(
-        {f.record.get("note") for f in findings if "no longer observed" in f.record.get("note", "")}
-    )
+    stale = results.prune_stale([r for group in results.flatten(findings) for r in group])
     if known:
         terminalreporter.section("known deviations (recorded in the policy)")
         for finding in known:

@@ -1,6 +1,7 @@
 """The inputs every implementation is checked on, per dtype.
 
-- special cases: data/special_values.toml, landmarks resolved per dtype here;
+- special cases: data/special_values.toml, landmarks resolved per dtype here, each judged
+  alone in arrays of its own, at every position (`SPECIAL_POSITIONS`);
 - "exhaustive": every value of a 16-bit format (float16, bfloat16);
 - "sampled": for float32 and float64, SAMPLE_SIZE inputs from a fixed seed, half uniform
   over the bit patterns (every binade and sign as the encoding weighs them: NaNs, infinities,
@@ -8,7 +9,9 @@
   binade from the smallest subnormal to the largest finite getting the same number of
   inputs, with uniform significands: the tiny negatives where e^x - 1 cancels and the
   large negatives where a derivative computed from the output cancels get as many
-  inputs as the ordinary range.
+  inputs as the ordinary range;
+- "corpus": for float32 and float64, the worst inputs the sweeps and the float64 search
+  found for any implementation (`corpus.py`, data/worst/), replayed for every one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import numpy as np
 
 import reference
 from reference import Format, format_of
+
+from . import corpus
 
 SPECIAL_VALUES_FILE = Path(__file__).parent / "data" / "special_values.toml"
 SAMPLE_SIZE = 1 << 20
@@ -118,6 +123,28 @@ def special_array(dtype_name: str) -> np.ndarray:
     )
 
 
+#: A special value is judged alone: in an array of SPECIAL_LENGTH copies of it, whose
+#: first 1024 elements are the vectorised body of any kernel up to 1024 lanes and whose last
+#: element its scalar tail, and as a one-element array (a scalar, a small batch).
+SPECIAL_LENGTH = 1025
+SPECIAL_POSITIONS = {
+    "body": slice(0, SPECIAL_LENGTH - 1),
+    "tail": slice(SPECIAL_LENGTH - 1, SPECIAL_LENGTH),
+    "one-element": slice(SPECIAL_LENGTH, SPECIAL_LENGTH + 1),
+}
+#: Elements per special case: the long array, then the one-element one.
+SPECIAL_ELEMENTS = SPECIAL_LENGTH + 1
+
+
+def special_arrays(values: np.ndarray) -> list[np.ndarray]:
+    """For each special value: the array of SPECIAL_LENGTH copies, and the one-element array;
+    concatenated, the positions of `SPECIAL_POSITIONS`."""
+    out = []
+    for i in range(values.size):
+        out += [np.repeat(values[i : i + 1], SPECIAL_LENGTH), values[i : i + 1].copy()]
+    return out
+
+
 def exhaustive(dtype_name: str) -> np.ndarray:
     fmt = format_of(dtype_name)
     if fmt.bits != 16:
@@ -146,21 +173,27 @@ def sampled(dtype_name: str, size: int = SAMPLE_SIZE, seed: int = SEED) -> np.nd
     return np.concatenate([uniform, binned]).view(fmt.dtype)
 
 
-def accuracy_set_names(dtype_name: str) -> tuple[str, ...]:
-    return ("exhaustive",) if format_of(dtype_name).bits == 16 else ("sampled",)
+def accuracy_set_names(dtype_name: str, quantity: str) -> tuple[str, ...]:
+    if format_of(dtype_name).bits == 16:
+        return ("exhaustive",)
+    return ("sampled", "corpus") if corpus.entries(dtype_name, quantity) else ("sampled",)
 
 
-def accuracy_sets(dtype_name: str) -> dict[str, np.ndarray]:
-    """The input sets of the accuracy check of a dtype, by name (read-only arrays)."""
-    return dict(_accuracy_sets(dtype_name))
+def accuracy_sets(dtype_name: str, quantity: str) -> dict[str, np.ndarray]:
+    """The input sets of the accuracy check of a dtype and quantity, by name (read-only)."""
+    return dict(_accuracy_sets(dtype_name, quantity))
 
 
 @functools.cache
-def _accuracy_sets(dtype_name: str) -> tuple[tuple[str, np.ndarray], ...]:
+def _accuracy_sets(dtype_name: str, quantity: str) -> tuple[tuple[str, np.ndarray], ...]:
     # Built once per dtype: every implementation, quantity and layout check reads them.
-    make = {"exhaustive": exhaustive, "sampled": sampled}
+    make = {
+        "exhaustive": exhaustive,
+        "sampled": sampled,
+        "corpus": lambda d: corpus.inputs_of(corpus.entries(d, quantity), d),
+    }
     sets = []
-    for name in accuracy_set_names(dtype_name):
+    for name in accuracy_set_names(dtype_name, quantity):
         x = make[name](dtype_name)
         x.flags.writeable = False
         sets.append((name, x))

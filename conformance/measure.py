@@ -1,12 +1,18 @@
 """Comparing an implementation's outputs with the ground truth, element by element.
 
-Two things are measured for every element, and kept apart:
+Two things are measured for every element:
 
 - its *class* against the expected one: NaN, ±inf, ±0, finite nonzero. A wrong class is a
-  special-value violation of a named kind (below), never an ulp figure;
-- where the classes agree, its error in ulps: |computed - exact| / ulp(exact), with the
-  exact value known from the reference as rounded value + residual·ulp (`reference.evaluate`)
-  and ulp the spacing of the target format at |exact| (2^qmin below the normal range).
+  special-value violation of a named kind (below), always reported as its own finding;
+- its error in ulps, |computed - exact| / ulp(exact), for every element whose correctly
+  rounded value is finite and whose output is a number, violations included: a zero or a
+  flushed value where a normal number is due is an error like any other, and counts in the
+  figure a reader sees. The exact value is known from the reference as rounded value +
+  residual·ulp (`reference.evaluate`); ulp is the spacing of the target format at |exact|
+  (2^qmin below the normal range). An infinite output where a finite value is due counts as
+  ±2^(emax+1), the first value past the largest finite one, so that an overflow one step
+  early reads as about 1 ulp. Elements without a figure: a NaN output where a number is
+  due, and a wrong output where ±inf or NaN is due (counted as violations only).
 
 Violation kinds:
     nan-not-propagated   NaN in, a number out
@@ -56,7 +62,7 @@ def hexf(value: float) -> str:
 class Comparison:
     """Per-element outcome of comparing `got` with the expected values."""
 
-    ulp: np.ndarray  # error in ulps where the classes agree and are finite, else NaN
+    ulp: np.ndarray  # error in ulps (module docstring); NaN where an element has no figure
     kinds: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> boolean mask
 
     def kind_counts(self) -> dict[str, int]:
@@ -67,6 +73,45 @@ class Comparison:
         for mask in self.kinds.values():
             out |= mask
         return out
+
+    def figure(self) -> Figure:
+        """The largest error over every element, without the violations, and per kind."""
+        return Figure.of(self.ulp, self.kinds)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """What the policy judges an ulp figure by: the largest error over every element that
+    has one (`max_ulp`), the largest over the elements without a violation, and for each
+    violation kind that occurred the largest error among its elements (None: none of them
+    has a figure). A profile that allows a kind (flush-to-zero) judges the rest."""
+
+    max_ulp: float
+    kinds: dict[str, float | None] = field(default_factory=dict)
+    without_violations: float | None = None  # None: not known apart, take max_ulp
+
+    @classmethod
+    def of(cls, errors: np.ndarray, kinds: dict[str, np.ndarray]) -> Figure:
+        def largest(mask) -> float | None:
+            values = errors[mask & ~np.isnan(errors)]
+            return round_significant(float(values.max())) if values.size else None
+
+        violating = np.zeros(errors.shape, dtype=bool)
+        for mask in kinds.values():
+            violating |= mask
+        every = largest(np.ones(errors.shape, dtype=bool))
+        return cls(
+            every or 0.0,
+            {k: largest(m) for k, m in kinds.items() if m.any()},
+            largest(~violating) or 0.0,
+        )
+
+    def outside(self, allowed) -> float:
+        """The largest error once the elements of the `allowed` kinds are left out."""
+        if not set(self.kinds) & set(allowed) or self.without_violations is None:
+            return self.max_ulp
+        rest = [u for k, u in self.kinds.items() if k not in allowed and u is not None]
+        return max([self.without_violations, *rest])
 
 
 def compare(
@@ -92,29 +137,31 @@ def compare(
     }
     # NaN expected but NaN also not in x cannot happen for SELU; a NaN expected and a
     # number given for a non-NaN x would be a reference bug, so it is not a kind.
-    measurable = np.isfinite(g) & np.isfinite(e) & ~kinds["signed-zero"]
-    measurable &= ~kinds["flush-to-zero"] & ~kinds["spurious-zero"] & ~kinds["nonzero-for-zero"]
+    # Every number given where a finite value is due has a figure, violations included.
+    measurable = np.isfinite(e) & ~g_nan
     errors = np.full(g.shape, np.nan)
     errors[measurable] = ulp_error(g[measurable], e[measurable], r[measurable], fmt)
-    # Both zero with the right sign, both NaN, the same infinity: exact.
-    exact_special = (
-        (g_nan & e_nan)
-        | (g_inf & e_inf & (g == e))
-        | (g_zero & e_zero & (np.signbit(g) == np.signbit(e)))
-    )
+    # Both NaN, the same infinity: exact.
+    exact_special = (g_nan & e_nan) | (g_inf & e_inf & (g == e))
     errors[exact_special] = 0.0
     return Comparison(errors, {k: m for k, m in kinds.items()})
 
 
 def ulp_error(g: np.ndarray, e: np.ndarray, r: np.ndarray, fmt: Format) -> np.ndarray:
-    """|computed - exact| in ulps of the exact value, for finite float64 arrays `g`
-    (computed) and `e` (expected, a value of `fmt`) of the same class, with exact = e +
-    r·ulp(e) (r NaN counts as 0)."""
+    """|computed - exact| in ulps of the exact value, for float64 arrays `g` (computed: a
+    number of any class; ±inf counts as ±2^(emax+1)) and `e` (expected, a finite value of
+    `fmt`), with exact = e + r·ulp(e) (r NaN counts as 0)."""
     e = np.ascontiguousarray(e, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         spacing = ulp(e, fmt)
+        r = np.where(np.isnan(r), 0.0, r)
         # In units of ulp(expected): computed - expected - residual = computed - exact.
-        d = (g - e) / spacing - np.where(np.isnan(r), 0.0, r)
+        d = (g - e) / spacing - r
+        infinite = np.isinf(g)
+        if infinite.any():  # 2^(emax+1) / spacing without 2^(emax+1) (float64's is inf)
+            s = spacing[infinite]
+            past = np.exp2(fmt.emax + 1 - np.log2(s))
+            d[infinite] = np.sign(g[infinite]) * past - e[infinite] / s - r[infinite]
         # exact just below a power of two lies in the binade below, of half the spacing.
         power_of_two = (e.view(np.uint64) & np.uint64((1 << 52) - 1)) == 0
         lower = power_of_two & (np.abs(e) > fmt.smallest_normal) & (r * np.sign(e) < 0)
@@ -152,7 +199,11 @@ def compare_one_sided(x, got, left, right, fmt: Format) -> tuple[Comparison, np.
 
 @dataclass
 class Summary:
-    """What a measurement reports: the worst element and the violations."""
+    """What a measurement reports: the worst element and the violations.
+
+    `max_ulp` is the largest error over every input with a figure (`in_figure` of `count`;
+    see the module docstring), violations included; `figure` breaks it down for the policy
+    (without the violations, and per kind)."""
 
     count: int
     max_ulp: float
@@ -161,6 +212,8 @@ class Summary:
     worst_expected: str | None
     violations: dict[str, int]
     first_violation: dict | None  # {"kind", "input", "output", "expected"}
+    figure: Figure
+    in_figure: int
     error_by_binade: dict = field(default_factory=dict)  # see `error_profile`
     ulp_histogram: dict = field(default_factory=dict)
 
@@ -168,6 +221,9 @@ class Summary:
         return {
             "count": self.count,
             "max_ulp": self.max_ulp,
+            "in_figure": self.in_figure,
+            "max_ulp_without_violations": self.figure.without_violations,
+            "max_ulp_by_kind": self.figure.kinds,
             "worst_input": self.worst_input,
             "worst_output": self.worst_output,
             "worst_expected": self.worst_expected,
@@ -210,6 +266,8 @@ def summarize(
         *worst_fields,
         comparison.kind_counts(),
         first,
+        comparison.figure(),
+        int(finite.sum()),
         by_binade,
         histogram,
     )
@@ -218,7 +276,8 @@ def summarize(
 #: Columns of an ulp-error histogram (the gate's and the sweeps'): column b
 #: (1 <= b < LAST_FINITE) holds the errors in (2^(b-2), 2^(b-1)] ulp, b = ceil(log2(2·error));
 #: column 0 the correctly rounded (<= 0.5 ulp), then one above 2^(LAST_FINITE-2) and one for
-#: the special-value violations (a wrong class), which have no ulp figure.
+#: the elements without an ulp figure (a NaN given where a number is due, or a wrong output
+#: where ±inf or NaN is due); the other violations are in the column of their error.
 LAST_FINITE = 32
 BUCKETS = (
     "<= 0.5 (correctly rounded)",
@@ -226,17 +285,17 @@ BUCKETS = (
     "(1, 2]",
     *(f"(2^{b - 2}, 2^{b - 1}]" for b in range(3, LAST_FINITE)),
     f"> 2^{LAST_FINITE - 2}",
-    "special-value violation",
+    "no ulp figure (NaN given, or ±inf or NaN due)",
 )
-VIOLATION = LAST_FINITE + 1
+NO_FIGURE = LAST_FINITE + 1
 
 
 def error_columns(errors: np.ndarray) -> np.ndarray:
-    """The histogram column of each error (NaN: VIOLATION)."""
-    columns = np.full(errors.shape, VIOLATION, dtype=np.int64)
+    """The histogram column of each error (NaN, no figure: NO_FIGURE)."""
+    columns = np.full(errors.shape, NO_FIGURE, dtype=np.int64)
     finite = ~np.isnan(errors)
-    with np.errstate(divide="ignore"):
-        column = np.ceil(np.log2(2 * errors[finite]))
+    with np.errstate(divide="ignore"):  # log2(2·error), without overflowing at the cap
+        column = np.ceil(np.log2(errors[finite]) + 1)
     columns[finite] = np.clip(np.nan_to_num(column, neginf=0.0), 0, LAST_FINITE)
     return columns
 
@@ -247,7 +306,7 @@ def error_profile(x: np.ndarray, errors: np.ndarray) -> tuple[dict, dict]:
     - by binade: {"negative": [[b, max_ulp, count], ...], "positive": [...]}, one entry per
       binade 2^b <= |x| < 2^(b+1) that holds an input with an ulp figure (zeros, infinities
       and NaN have none), b ascending;
-    - histogram: {column of BUCKETS: count} over every element (special-value violations
+    - histogram: {column of BUCKETS: count} over every element (those without an ulp figure
       in the last column), the empty columns left out.
     Elements without an ulp figure are in no binade."""
     finite = ~np.isnan(errors) & np.isfinite(x) & (x != 0)

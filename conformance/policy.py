@@ -16,16 +16,18 @@
                                      sweep (every input of float16, bfloat16, float32, and
                                      the float64 worst-case search: `conformance sweep`)
     max_ulp = 1.5e7                  the observed bound (accuracy: ulps against the exact
-                                     value; layout and the like: ulps between two outputs),
-                                     or a table by dtype: {float32 = 1.5e7, float64 = 8e15}
+                                     value over every input with a figure, violations
+                                     included, `measure`; layout and the like: ulps between
+                                     two outputs), or a table by dtype: {float32 = 1.5e7}
     kinds = ["flush-to-zero"]        violation kinds it shows (default none)
     cases = ["-0"]                   for checks = ["special"]: the special cases it covers
     cause = "one sentence"           why, from the framework's source
     issue = "https://..."            the upstream issue, where there is one
 
-A finding within the profile passes; one beyond it that a deviation covers (every kind it
-shows listed, its ulp figure within the recorded bound) is a "known-deviation"; anything
-else fails, a recorded deviation that got worse included. A deviation that matches a
+A finding within the profile passes (its error outside the kinds the profile allows within
+the bound, no other kind); one beyond it that a deviation covers (every kind it shows
+listed, its largest error within the recorded bound) is a "known-deviation"; anything else
+fails, a recorded deviation that got worse included. A deviation that matches a
 passing finding is reported as stale, so the entry can go.
 """
 
@@ -39,7 +41,7 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from .measure import KINDS
+from .measure import KINDS, Figure
 from .registry import ALL_DTYPES, BY_ID, QUANTITIES
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.toml"
@@ -155,15 +157,17 @@ class Policy:
         dtype: str,
         quantity: str,
         check: str,
-        max_ulp: float,
-        kinds: set[str],
+        figure: Figure,
         bound: float,
         case: str | None = None,
     ) -> Verdict:
         """The verdict on one finding: its ulp figure against `bound` (the profile's, or 0
-        for checks that compare an implementation with itself), its violation kinds."""
-        unexplained = set(kinds) - profile.allow
-        within = max_ulp <= bound and not unexplained
+        for checks that compare an implementation with itself) and its violation kinds.
+        The profile judges the error outside the kinds it allows; a recorded deviation,
+        the largest error over every input (`figure.max_ulp`)."""
+        unexplained = set(figure.kinds) - profile.allow
+        within = figure.outside(profile.allow) <= bound and not unexplained
+        max_ulp = figure.max_ulp
         matching = [
             d
             for d in self.deviations

@@ -44,6 +44,24 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_level() -> str:
+    """The CPU's instruction-set level, which selects the frameworks' kernels (torch's
+    ATEN_CPU_CAPABILITY, XLA's and Eigen's vector width): on x86-64 its micro-architecture
+    level, x86-64-v4 (AVX-512), -v3 (AVX2, FMA), -v2; elsewhere the machine, with "+sve"
+    where it has SVE. Read from numpy's runtime CPU dispatch (no framework imported)."""
+    machine = platform.machine().lower()
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    if machine in ("x86_64", "amd64"):
+        for level in ("X86_V4", "X86_V3", "X86_V2"):
+            if features.get(level):
+                return f"x86-64-{level[-2:].lower()}"
+        return "x86-64"
+    return machine + ("+sve" if features.get("SVE") else "")
+
+
 def environment(workers: dict[str, dict]) -> dict:
     frameworks = {
         name: package_version(name)
@@ -63,6 +81,7 @@ def environment(workers: dict[str, dict]) -> dict:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": cpu_name(),
+        "cpu_level": cpu_level(),
         "cpu_count": os.cpu_count(),
         "frameworks": frameworks,
         "devices": devices,
@@ -79,16 +98,7 @@ def build(
 ) -> dict:
     """The results document of a run from its findings (engine.Finding) and, where they
     ran, the self-normalisation checks (conformance.selfnorm.Run)."""
-    measurements, special_values, checks = [], [], []
-    for finding in findings:
-        record = finding.record
-        if finding.check == "accuracy":
-            measurements.append(record)
-        elif finding.check == "special":
-            special_values.extend(record.get("cases", []))
-            checks.append({k: v for k, v in record.items() if k != "cases"})
-        else:
-            checks.append(record)
+    measurements, special_values, checks = flatten(findings)
     counts = {"pass": 0, "known-deviation": 0, "fail": 0}
     for finding in findings:
         counts[finding.verdict] += 1
@@ -96,13 +106,8 @@ def build(
     normalization = stacks + stack_checks
     for record in normalization:
         counts[record["verdict"]] += 1
-    stale = sorted(
-        {
-            r["note"]
-            for r in measurements + special_values + checks + normalization
-            if "no longer observed" in r.get("note", "")
-        }
-    )
+    stale = prune_stale(measurements + special_values + checks)
+    stale += sorted({r["note"] for r in normalization if "no longer observed" in r.get("note", "")})
     verdict = overall_verdict(counts)
     implementations = []
     for spec in SPECS:
@@ -144,6 +149,44 @@ def build(
         "summary": {"verdict": verdict, "counts": counts, "stale_deviations": stale},
         "timings": {impl: info.get("seconds") for impl, info in versions.items()},
     }
+
+
+def flatten(findings) -> tuple[list, list, list]:
+    """(measurements, special_values, checks) of results.json from findings: the accuracy
+    records, every special case, and the other checks (each special check's own record
+    without its cases)."""
+    measurements, special_values, checks = [], [], []
+    for finding in findings:
+        record = finding.record
+        if finding.check == "accuracy":
+            measurements.append(record)
+        elif finding.check == "special":
+            special_values.extend(record.get("cases", []))
+            checks.append({k: v for k, v in record.items() if k != "cases"})
+        else:
+            checks.append(record)
+    return measurements, special_values, checks
+
+
+def prune_stale(records: list[dict]) -> list[str]:
+    """The notes of the deviations that can go. A deviation a passing record matched
+    (`stale_deviation`) is stale only when no record of the run still needs it (one it
+    covers, or one that is worse than it): a deviation of the corpus's inputs is not gone
+    because the sampled inputs pass. The others' notes are dropped from their records."""
+    in_use = {
+        r["deviation"]["line"] for r in records if r.get("deviation") and r["verdict"] != "pass"
+    }
+    notes = set()
+    for record in records:
+        line = record.get("stale_deviation")
+        if line is None:
+            continue
+        if line in in_use:
+            del record["stale_deviation"]
+            record.pop("note", None)
+        else:
+            notes.add(record["note"])
+    return sorted(notes)
 
 
 def overall_verdict(counts: dict[str, int]) -> str:

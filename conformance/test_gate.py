@@ -1,8 +1,9 @@
 """The conformance gate: one test per implementation, device, dtype, quantity and check.
 
 Test ids read `tensorflow/nn-float32-forward-sampled`: implementation, device (when not
-cpu), dtype, quantity, and the check (an input set's name for accuracy: exhaustive or
-sampled; special, layout, threads, eager-vs-compiled; dtype once per implementation). Each
+cpu), dtype, quantity, and the check (an input set's name for accuracy: exhaustive,
+sampled or corpus; special, layout, threads, eager-vs-compiled; dtype once per
+implementation). Each
 test is a thin assertion over the engine's finding: it fails with the finding's message,
 which names the input in hex, the output, the expected value, the ulps and a reproducer.
 Missing frameworks and devices are skipped with the reason.
@@ -49,7 +50,7 @@ def _cases(config) -> list[Case]:
         for device in devices:
             for dtype in [d for d in spec.dtypes if not dtypes or d in dtypes]:
                 for quantity in spec.quantities:
-                    checks = [*accuracy_set_names(dtype), "special", "layout"]
+                    checks = [*accuracy_set_names(dtype, quantity), "special", "layout"]
                     checks += ["threads"] if device == "cpu" else []
                     checks += ["eager-vs-compiled"] if spec.eager else []
                     cases += [Case(spec, device, dtype, quantity, c, skip) for c in checks]

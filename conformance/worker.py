@@ -41,7 +41,18 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 class WorkerError(RuntimeError):
-    """The worker died, hung, or could not load the implementation."""
+    """The worker died, hung, or could not load the implementation.
+
+    `kind`: "timeout" (it hung), "crash" (it died), "load" (the module or function could
+    not be loaded) or "protocol" (it answered something else). For a failure during
+    `call`, `index` is the item it happened on and `done` the results of the items before.
+    """
+
+    def __init__(self, message: str, kind: str = "crash"):
+        super().__init__(message)
+        self.kind = kind
+        self.index: int | None = None
+        self.done: list[ItemResult] = []
 
 
 @dataclass
@@ -52,17 +63,19 @@ class ItemResult:
 
 
 def thread_environment(threads: int | None) -> dict[str, str]:
-    """Environment that limits every framework's intra-op pool to `threads` threads."""
+    """Environment that limits every framework's intra-op pool to `threads` threads (XLA's
+    flags added to those already set, say --xla_cpu_max_isa)."""
     if threads is None:
         return {}
     n = str(threads)
+    xla = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}"
     return {
         "OMP_NUM_THREADS": n,
         "MKL_NUM_THREADS": n,
         "OPENBLAS_NUM_THREADS": n,
         "TF_NUM_INTRAOP_THREADS": n,
         "TF_NUM_INTEROP_THREADS": n,
-        "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}",
+        "XLA_FLAGS": " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), xla) if f),
     }
 
 
@@ -140,7 +153,7 @@ class Worker:
         )
         if not reply.get("ok"):
             self.stop()
-            raise WorkerError(reply["error"])
+            raise WorkerError(reply["error"], "load")
         self.info = reply["info"]
         return self.info
 
@@ -189,7 +202,7 @@ class Worker:
         if not self._conn_in.poll(timeout):
             self._kill()
             self._process = None
-            raise WorkerError(f"timed out after {timeout:g} s {what}")
+            raise WorkerError(f"timed out after {timeout:g} s {what}", "timeout")
         try:
             return self._conn_in.recv()
         except (EOFError, OSError):
@@ -201,11 +214,15 @@ class Worker:
         self._conn_out.send(message)
         return self._receive(timeout, f"while {message['op']}")
 
-    def call(self, variant: str, quantity: str, device: str, items: list) -> list[ItemResult]:
-        """Call the implementation on each (array, view) item; one ItemResult each.
+    def call(
+        self, variant: str, quantity: str, device: str, items: list, timeout: float | None = None
+    ) -> list[ItemResult]:
+        """Call the implementation on each (array, view) item; one ItemResult each, waiting
+        at most `timeout` seconds (default: the worker's) for each.
 
-        A timeout or a crash raises WorkerError naming the item it happened on; the worker
-        is then gone, and the next call starts a new one.
+        A timeout or a crash raises WorkerError naming the item it happened on (`index`,
+        with the results before it in `done`); the worker is then gone, and the next call
+        starts a new one.
         """
         if not self.alive:
             self.start()
@@ -220,10 +237,14 @@ class Worker:
         )
         results = []
         for i, (array, view) in enumerate(items):
-            where = f"on input {i} ({views.describe(array, view)})"
-            reply = self._receive(self.timeout, where)
-            if "fatal" in reply:
-                raise WorkerError(reply["fatal"])
+            where = f"on array {i + 1} of {len(items)} ({views.describe(array, view)})"
+            try:
+                reply = self._receive(self.timeout if timeout is None else timeout, where)
+                if "fatal" in reply:
+                    raise WorkerError(reply["fatal"], "load")
+            except WorkerError as error:
+                error.index, error.done = i, results
+                raise
             results.append(ItemResult(reply["output"], reply["error"], reply["modified"]))
         return results
 

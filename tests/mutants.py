@@ -167,6 +167,40 @@ def returns_list(x):
     return selu(x).tolist()
 
 
+def hangs_on_nan(x):
+    """Correct, except that it never returns when its input holds a NaN."""
+    if np.isnan(x.astype(np.float64)).any():
+        time.sleep(3600)
+    return selu(x)
+
+
+#: An input of the float32 forward corpus (conformance/data/worst/): where jax's expm1 is
+#: worst, which the gate's 2^20 sampled inputs do not hold.
+CORPUS_INPUT = "-0x1.389b68p-3"
+
+
+def wrong_at_a_corpus_input(x):
+    """Correct, except 8 ulp off at CORPUS_INPUT (float32): a regression only the corpus sees."""
+    y = selu(x)
+    if x.dtype == np.float32:
+        at = x == np.float32(float.fromhex(CORPUS_INPUT))
+        y[at] = (y[at].view(np.int32) + 8).view(np.float32)
+    return y
+
+
+def nan_lost_in_the_tail(x):
+    """Correct, except that NaN gives λ in the last n % 16 elements of a 1-d array (and in
+    0-d ones), as a scalar tail that tests x <= 0 would."""
+    y = selu(x)
+    if x.ndim == 0 or (x.ndim == 1 and x.size % 16):
+        tail = 0 if x.ndim == 0 else x.size - x.size % 16
+        part = y.reshape(-1)[tail:]
+        part[np.isnan(x.reshape(-1)[tail:].astype(np.float64))] = np.asarray(float(LAM)).astype(
+            x.dtype
+        )
+    return y
+
+
 def aborts_on_some(x):
     """Correct, except that it kills its process when an input lies in [1.5, 1.75)."""
     with np.errstate(invalid="ignore"):

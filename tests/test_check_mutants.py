@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from conformance import corpus, inputs
+from conformance.measure import as_float64, hexf
+
+ALL = ("float16", "bfloat16", "float32", "float64")
+
 HERE = Path(__file__).parent
 CHECKOUT = HERE.parent
 
@@ -118,3 +123,85 @@ def test_corrupt_policy_file_names_file_and_line(tmp_path):
     assert result.returncode == 2
     assert f"{policy}" in result.stderr and "line 2" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_special_value_wrong_in_the_tail_names_the_positions(tmp_path):
+    """NaN gives λ in the scalar tail and in a one-element array, NaN in the vectorised
+    body (torch's derivative does this): the special-value record says where."""
+    out = tmp_path / "r.json"
+    result = check("--impl", "mutants:nan_lost_in_the_tail", "--dtype", "float32", "--json", out)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    document = json.loads(out.read_text())
+    (nan,) = [r for r in document["special_values"] if r["case"] == "NaN"]
+    assert nan["wrong_positions"] == ["tail", "one-element"]
+    assert nan["outputs"]["body"] == "nan" and nan["outputs"]["tail"] == nan["output"]
+    assert float.fromhex(nan["output"]) == pytest.approx(1.0507009873554805, rel=1e-7)
+    assert nan["kinds"] == ["nan-not-propagated"] and not nan["ok"]
+    assert "nan in the body" in result.stdout and "in the tail and one-element" in result.stdout
+    others = [r for r in document["special_values"] if r["case"] not in ("NaN", "-NaN")]
+    assert all(r["ok"] for r in others)
+
+
+def test_a_kernel_that_hangs_on_nan_costs_one_timeout(tmp_path):
+    """The hang is learned once: NaN hangs in float16's special check, and every later call
+    of every dtype leaves NaN out and runs promptly; every check is reported, the NaN
+    records name the input, and the run takes about one timeout, not one per check."""
+    import time
+
+    out = tmp_path / "r.json"
+    started = time.monotonic()
+    result = check("--impl", "mutants:hangs_on_nan", "--timeout", "20", "--json", out)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert elapsed < 2 * 20 + 60, f"{elapsed:.0f} s: more than one timeout was spent"
+    document = json.loads(out.read_text())
+    # special, accuracy and layout for each of the four dtypes, all reported.
+    ids = {(r["dtype"], r.get("check", "accuracy")) for r in document["measurements"]}
+    ids |= {(r["dtype"], r["check"]) for r in document["checks"]}
+    assert ids == {(d, c) for d in ALL for c in ("accuracy", "special", "layout")}
+    nans = [r for r in document["special_values"] if "NaN" in r["case"]]
+    assert len(nans) == 8 and all("timeout" in r["kinds"] for r in nans)
+    (first,) = [r for r in nans if "timed out after 20 s" in r.get("error", "")]
+    assert first["dtype"] == "float16" and first["case"] == "NaN"
+    assert all("it hung on x = NaN (float16 forward" in r["error"] for r in nans if r != first)
+    for record in document["measurements"]:  # everything but the NaNs was measured
+        assert record["max_ulp"] <= 0.501
+        if record["input_set"] == "corpus" and "left_out" not in record:
+            continue  # no NaN among its inputs
+        (left_out,) = record["left_out"]
+        assert left_out["input"] == "NaN" and left_out["kind"] == "timeout"
+    others = [r for r in document["special_values"] if "NaN" not in r["case"]]
+    assert others and all(r["ok"] for r in others)
+
+
+def test_a_crash_on_some_inputs_is_located(tmp_path):
+    """A kernel that aborts on inputs in [1.5, 1.75): the accuracy record names an input
+    that did it, found by bisection, and the special cases (none in that range) pass."""
+    out = tmp_path / "r.json"
+    result = check("--impl", "mutants:aborts_on_some", "--dtype", "float32", "--json", out)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    document = json.loads(out.read_text())
+    accuracy = next(m for m in document["measurements"] if m["input_set"] == "sampled")
+    assert accuracy["verdict"] == "fail" and "SIGABRT" in accuracy["error"]
+    located = [float.fromhex(r["input"]) for r in accuracy["left_out"]]
+    assert located and all(1.5 <= v < 1.75 for v in located)
+    assert all(r["ok"] for r in document["special_values"])
+
+
+def test_a_regression_at_one_corpus_input_fails_the_gate(tmp_path):
+    """A kernel correct everywhere but at one corpus input: the sampled set does not hold
+    that input, the corpus does, and the gate fails on it."""
+    import mutants
+
+    x_bad = float.fromhex(mutants.CORPUS_INPUT)
+    assert not (as_float64(inputs.sampled("float32")) == x_bad).any()
+    assert x_bad in {e.value for e in corpus.entries("float32", "forward")}
+    out = tmp_path / "r.json"
+    result = check("--impl", "mutants:wrong_at_a_corpus_input", "--dtype", "float32", "--json", out)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "FAIL mutants:wrong_at_a_corpus_input-float32-forward-corpus" in result.stdout
+    assert hexf(x_bad) in result.stdout
+    records = {m["input_set"]: m for m in json.loads(out.read_text())["measurements"]}
+    assert records["sampled"]["verdict"] == "pass"
+    assert records["corpus"]["verdict"] == "fail" and records["corpus"]["max_ulp"] > 2
+    assert float.fromhex(records["corpus"]["worst_input"]) == x_bad

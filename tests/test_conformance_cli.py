@@ -98,3 +98,68 @@ def test_results_are_written_atomically(tmp_path):
     path = results.write({"schema_version": 1}, tmp_path / "out" / "r.json")
     assert json.loads(path.read_text()) == {"schema_version": 1}
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    "command,option",
+    [
+        (["run", "--impl", "numpy/reference", "--json"], "--json"),
+        (["check", "--impl", "mutants:selu", "--json"], "--json"),
+        (["sweep", "--impl", "mutants:selu", "--dtype", "bfloat16", "--json"], "--json"),
+        (
+            ["sweep", "--impl", "mutants:selu", "--dtype", "bfloat16", "--checkpoint"],
+            "--checkpoint",
+        ),
+        (["sweep", "--impl", "mutants:selu", "--dtype", "bfloat16", "--corpus"], "--corpus"),
+        (["report", "--out"], "--out"),
+    ],
+)
+def test_an_unwritable_destination_is_refused_before_any_work(tmp_path, command, option):
+    """A path that cannot be written (here, below a file) costs one line and exit 2, before
+    any implementation is called (no progress line, well under a second of work)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "results" / ("r.json" if option == "--json" else "folder")
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "conformance", *command, str(target)],
+        cwd=CHECKOUT / "tests",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert option in result.stderr and str(blocker) in result.stderr
+    assert "..." not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_cache_folder_is_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "CONFORMANCE_CACHE": str(blocker)}
+    result = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--impl", "numpy/reference"],
+        cwd=CHECKOUT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "CONFORMANCE_CACHE" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_pytest_refuses_an_unwritable_json_before_the_gate(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "conformance", "--impl", "numpy/reference", "-q",
+         "--json", str(blocker / "gate.json"), "-p", "no:cacheprovider"],
+        cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "--json" in result.stdout + result.stderr
+    assert "passed" not in result.stdout

@@ -52,25 +52,76 @@ def test_ulp_in_the_binade_below_a_power_of_two():
     )
 
 
-@pytest.mark.parametrize(
-    "x,got,kind",
-    [
-        (np.nan, 0.0, "nan-not-propagated"),
-        (1.0, np.nan, "spurious-nan"),
-        (-0.0, 0.0, "signed-zero"),
-        (-1e-40, 0.0, "flush-to-zero"),
-        (-1e-30, 0.0, "spurious-zero"),
-        (3.3e38, 3.4e38, "overflow-missed"),
-        (1.0, np.inf, "spurious-inf"),
-        (0.0, 1e-45, "nonzero-for-zero"),
-        (-np.inf, np.inf, "spurious-inf"),
-    ],
-)
-def test_violation_kinds(x, got, kind):
+LAM, LAM_ALPHA = 1.0507009873554805, 1.7580993408473769
+
+
+def _below(v: float) -> float:
+    """float32's ulp at |v| (a normal v)."""
+    return 2.0 ** (math.frexp(abs(v))[1] - 1 - 23)
+
+
+X_SUB, X_TINY = float(np.float32(-1e-40)), float(np.float32(-1e-30))
+# (x, got, kind, the error in ulps, or None where the element has no figure)
+VIOLATIONS = [
+    (np.nan, 0.0, "nan-not-propagated", None),  # NaN due: no figure
+    (1.0, np.nan, "spurious-nan", None),  # NaN given: no figure
+    (-0.0, 0.0, "signed-zero", 0.0),
+    (X_SUB, 0.0, "flush-to-zero", abs(LAM_ALPHA * X_SUB) / 2.0**-149),
+    (X_TINY, 0.0, "spurious-zero", abs(LAM_ALPHA * X_TINY) / _below(LAM_ALPHA * X_TINY)),
+    (3.3e38, 3.4e38, "overflow-missed", None),  # inf due: no figure
+    # inf where a finite value is due counts as 2^128, the first value past FLT_MAX.
+    (1.0, np.inf, "spurious-inf", (2.0**128 - LAM) / 2.0**-23),
+    (0.0, 1e-45, "nonzero-for-zero", 1.0),
+    (-np.inf, np.inf, "spurious-inf", (2.0**128 + LAM_ALPHA) / 2.0**-23),
+]
+
+
+@pytest.mark.parametrize("x,got,kind,error", VIOLATIONS, ids=[v[2] for v in VIOLATIONS])
+def test_violation_kinds_and_their_figures(x, got, kind, error):
     cmp, _ = measure([x], [got])
     assert cmp.kinds[kind][0]
     assert sum(int(mask[0]) for mask in cmp.kinds.values()) == 1
-    assert np.isnan(cmp.ulp[0])  # never hidden in an ulp figure
+    # A number given where a finite value is due is an error like any other: it counts.
+    if error is None:
+        assert np.isnan(cmp.ulp[0])
+    else:
+        assert cmp.ulp[0] == pytest.approx(error, rel=1e-6, abs=1e-12)
+
+
+def test_an_overflow_one_step_early_is_about_one_ulp():
+    # float32 x = 0x1.e74b3p+127: λx rounds to FLT_MAX; an implementation whose λ is rounded
+    # up to float32 first gives inf, 2^128 counted: one ulp past FLT_MAX, less the residual.
+    x = np.float32([float.fromhex("0x1.e74b3p+127")])
+    exact = reference.evaluate("forward", x)
+    assert exact.values[0] == np.finfo(np.float32).max
+    cmp, _ = measure(x, [np.inf])
+    assert cmp.kinds["spurious-inf"][0]
+    assert cmp.ulp[0] == pytest.approx(1 - exact.residual[0], rel=1e-9)
+    assert 0.5 <= cmp.ulp[0] <= 1.5
+
+
+def test_the_figure_covers_violations_and_the_profile_can_leave_them_out():
+    from conformance.measure import Figure
+
+    x = np.float32([-1.0, X_SUB, X_TINY, np.nan])
+    expected = reference.evaluate("forward", x).values
+    got = expected.copy()
+    got[0] = np.nextafter(np.nextafter(got[0], np.float32(0)), np.float32(0))  # about 2 ulp
+    got[1] = got[2] = 0.0  # flushed, and a normal result lost
+    got[3] = 0.0  # NaN not propagated: no figure
+    cmp, _ = measure(x, got)
+    s = summarize(x, got, expected, cmp)
+    flushed, lost = abs(LAM_ALPHA * X_SUB) / 2.0**-149, VIOLATIONS[4][3]
+    assert s.max_ulp == pytest.approx(max(flushed, lost), rel=1e-5)
+    assert s.worst_input == hexf(X_SUB if flushed > lost else X_TINY)
+    assert s.in_figure == 3 and s.count == 4
+    figure = s.figure
+    assert 1.5 < figure.without_violations < 2.5
+    assert set(figure.kinds) == {"flush-to-zero", "spurious-zero", "nan-not-propagated"}
+    assert figure.kinds["nan-not-propagated"] is None
+    assert figure.outside(()) == s.max_ulp
+    assert figure.outside({"flush-to-zero"}) == pytest.approx(lost, rel=1e-5)
+    assert Figure(3.0).outside({"flush-to-zero"}) == 3.0
 
 
 def test_exact_special_values_have_zero_error():
@@ -125,3 +176,17 @@ def test_ulp_of_0d_arrays_and_scalars():
     assert ulp(np.array(3.0), FLOAT32) == 2.0**-22
     assert ulp(3.0, FLOAT32).shape == ()
     assert ulp(np.array([[0.0, 1.0]]), FLOAT32).tolist() == [[2.0**-149, 2.0**-23]]
+
+
+def test_an_infinity_where_a_tiny_value_is_due_has_the_largest_figure():
+    """float64: 2^1024 over the spacing of a small value overflows; the figure is capped at
+    the largest float64, and the histogram puts it in the last finite column."""
+    from conformance.measure import BUCKETS, LAST_FINITE, error_profile
+    from reference import FLOAT64
+
+    x = np.array([-(2.0**-1000)])
+    exact = reference.evaluate("forward", x)
+    cmp = compare(np.array([np.inf]), exact.values, exact.residual, x, FLOAT64)
+    assert cmp.kinds["spurious-inf"][0] and cmp.ulp[0] == np.finfo(np.float64).max
+    _, histogram = error_profile(x, cmp.ulp)
+    assert histogram == {BUCKETS[LAST_FINITE]: 1}

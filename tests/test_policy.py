@@ -5,6 +5,7 @@ import textwrap
 import pytest
 
 from conformance import policy as policy_module
+from conformance.measure import Figure
 from conformance.policy import PolicyError
 
 PROFILES = """
@@ -44,10 +45,13 @@ def judge(
     check="accuracy",
     max_ulp=0.5,
     kinds=(),
+    without_violations=None,
     bound=2.0,
     profile="strict",
     case=None,
 ):
+    # Every violation's inputs at the largest error, unless the rest is given apart.
+    rest = max_ulp if without_violations is None else without_violations
     return policy.judge(
         policy.profile(profile),
         impl="torch/functional",
@@ -56,8 +60,7 @@ def judge(
         dtype=dtype,
         quantity=quantity,
         check=check,
-        max_ulp=max_ulp,
-        kinds=set(kinds),
+        figure=Figure(max_ulp, dict.fromkeys(kinds, max_ulp), rest),
         bound=bound,
         case=case,
     )
@@ -92,6 +95,15 @@ def test_verdicts(tmp_path):
     assert (
         judge(policy, dtype="float32", kinds=["flush-to-zero"], profile="flush-to-zero").verdict
         == "pass"
+    )
+    # A flushed subnormal counts in the figure (here 2^22 ulp): the profile that allows
+    # flushing judges the other inputs, strict judges them all.
+    flushed = {"max_ulp": 2.0**22, "kinds": ["flush-to-zero"], "without_violations": 0.5}
+    assert judge(policy, dtype="float32", profile="flush-to-zero", **flushed).verdict == "pass"
+    assert judge(policy, dtype="float32", **flushed).verdict == "fail"
+    rest_too_large = {**flushed, "without_violations": 3.0}
+    assert judge(policy, dtype="float32", profile="flush-to-zero", **rest_too_large).verdict == (
+        "fail"
     )
 
 
@@ -169,3 +181,21 @@ def test_every_recorded_deviation_of_the_suite_says_why():
         assert len(deviation.cause) > 40, deviation.line
         assert deviation.issue == "" or deviation.issue.startswith("https://github.com/")
         assert deviation.max_ulp is not None or deviation.kinds, deviation.line
+
+
+def test_a_deviation_is_stale_only_when_no_record_of_the_run_needs_it():
+    """The sampled inputs pass where the corpus needs the deviation: it is not stale."""
+    from conformance import results
+
+    note = "recorded deviation no longer observed: policy.toml line 60 can go"
+
+    def records():
+        sampled = {"verdict": "pass", "note": note, "stale_deviation": 60}
+        corpus = {"verdict": "known-deviation", "deviation": {"line": 60}}
+        return sampled, corpus
+
+    sampled, corpus = records()
+    assert results.prune_stale([sampled, corpus]) == []
+    assert "note" not in sampled and "stale_deviation" not in sampled
+    sampled, _ = records()
+    assert results.prune_stale([sampled]) == [note] and sampled["note"] == note

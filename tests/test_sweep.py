@@ -22,7 +22,7 @@ import reference
 from conformance.measure import as_float64, compare_one_sided, summarize
 from conformance.sweep import chunk as sweep_chunk
 from conformance.sweep import float64 as search
-from conformance.sweep.summary import BUCKETS, VIOLATION, Summary
+from conformance.sweep.summary import BUCKETS, NO_FIGURE, Summary
 from reference import format_of
 
 HERE = Path(__file__).parent
@@ -111,11 +111,20 @@ def test_chunk_agrees_with_the_gates_full_comparison(where, name):
         assert got.top[0]["input"] == expected.worst_input
         assert got.top[0]["output"] == expected.worst_output
     assert got.kinds == expected.violations
-    # Every input is in exactly one histogram cell; the violations are the last column.
+    # The figure's parts: without the violations, and each kind's largest error.
+    assert got.figure.kinds.keys() == expected.figure.kinds.keys()
+    for kind, largest in expected.figure.kinds.items():
+        if largest is None:  # none of the kind's inputs has a figure
+            assert got.figure.kinds[kind] is None
+        else:
+            assert got.figure.kinds[kind] == pytest.approx(largest, rel=1e-5, abs=1e-12)
+    assert got.ordinary_max == pytest.approx(expected.figure.without_violations, rel=1e-5)
+    # Every input is in exactly one histogram cell; those without an ulp figure are the
+    # last column, the violations with one are in the column of their error.
     assert sum(sum(row) for row in got.rows.values()) == got.count
-    assert sum(row[VIOLATION] for row in got.rows.values()) == int(comparison.violations().sum())
+    assert sum(row[NO_FIGURE] for row in got.rows.values()) == int(np.isnan(comparison.ulp).sum())
     beyond_half = int((np.nan_to_num(comparison.ulp, nan=0.0) > 0.5).sum())
-    assert sum(sum(row[1:VIOLATION]) for row in got.rows.values()) == beyond_half
+    assert sum(sum(row[1:NO_FIGURE]) for row in got.rows.values()) == beyond_half
 
 
 def test_gradient_at_zero_accepts_either_side():
@@ -139,6 +148,7 @@ def test_summaries_merge_in_any_order():
         backward = part.merge(backward)
     for merged in (forward, backward):
         assert merged.rows == one.rows and merged.top == one.top and merged.kinds == one.kinds
+        assert merged.kind_max == one.kind_max and merged.top_ordinary == one.top_ordinary
 
 
 def test_cli_sweep_writes_an_exhaustive_measurement(tmp_path):
@@ -314,3 +324,14 @@ def test_sweep_agrees_with_an_independent_check(tmp_path, quantity):
     assert check["worst_input"] == record["worst_input"]
     assert check["max_ulp"] == pytest.approx(record["max_ulp"], rel=1e-5)
     assert check["mpfr_ulp"] == pytest.approx(record["max_ulp"], rel=1e-5)
+
+
+def test_float64_search_ranks_flushed_values_by_their_error_and_keeps_the_rest_apart():
+    """Flushed subnormal results count in the figure (the largest is 2^52 ulp away from
+    0), and the worst inputs without a violation are kept apart from them."""
+    found = search.search(quiet(mutants.flush_subnormals), "forward", per_binade=16)
+    assert found.kinds.get("flush-to-zero")
+    assert found.figure.max_ulp > 2.0**40  # a large subnormal flushed, not the smallest
+    assert found.worst[0]["ulp"] == pytest.approx(found.figure.max_ulp, rel=1e-5)
+    assert found.worst_without_violations
+    assert all(w["ulp"] <= 0.5 + 2**-9 for w in found.worst_without_violations)

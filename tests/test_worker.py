@@ -59,7 +59,7 @@ def test_modified_input_is_detected(in_tests_dir):
 def test_crash_is_reported_with_the_signal_and_the_worker_restarts(in_tests_dir):
     worker = user_worker("mutants:aborts")
     with worker:
-        with pytest.raises(WorkerError, match="crashed \\(signal SIGABRT\\) on input 0"):
+        with pytest.raises(WorkerError, match="crashed \\(signal SIGABRT\\) on array 1 of 1"):
             worker.call("user", "forward", "cpu", [(np.ones(4, np.float32), None)])
         assert not worker.alive
         with pytest.raises(WorkerError, match="SIGABRT"):  # a new worker, the same fate
@@ -69,7 +69,7 @@ def test_crash_is_reported_with_the_signal_and_the_worker_restarts(in_tests_dir)
 def test_hang_times_out(in_tests_dir):
     worker = user_worker("mutants:hangs", timeout=2.0)
     with worker:
-        with pytest.raises(WorkerError, match="timed out after 2 s on input 0"):
+        with pytest.raises(WorkerError, match="timed out after 2 s on array 1 of 1"):
             worker.call("user", "forward", "cpu", [(np.ones(4, np.float32), None)])
 
 

@@ -22,7 +22,7 @@ import reference
 from reference import Format, format_of
 
 from ..measure import as_float64, compare_one_sided, error_columns, hexf, ulp_error
-from .summary import BUCKETS, TOP, VIOLATION, Summary
+from .summary import BUCKETS, NO_FIGURE, TOP, Summary
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -142,8 +142,10 @@ def _summarize(truth: _Truth, got: np.ndarray) -> Summary:
     # derivative has two right values) only the size of the error is in question:
     # `ulp_error`. The rest, rare, go through the gate's whole comparison.
     kinds: dict[str, int] = {}
+    kind_max: dict[str, float | None] = {}
     first: dict[str, dict] = {}
-    columns = np.full(other.size, VIOLATION, dtype=np.int64)
+    violating = np.zeros(0, dtype=np.int64)
+    columns = np.full(other.size, NO_FIGURE, dtype=np.int64)
     expected = as_float64(evaluation.values[other])
     if other.size:
         g, xs = as_float64(got[other]), x[other]
@@ -163,14 +165,25 @@ def _summarize(truth: _Truth, got: np.ndarray) -> Summary:
             comparison, expected[rare] = compare_one_sided(
                 xs[rare], got[other[rare]], left, right, fmt
             )
-            errors[other[rare]] = comparison.ulp  # NaN: a special-value violation
+            errors[other[rare]] = comparison.ulp  # NaN: no ulp figure
             for kind, mask in comparison.kinds.items():
                 if mask.any():
                     kinds[kind] = int(mask.sum())
+                    figures = comparison.ulp[mask]
+                    figures = figures[~np.isnan(figures)]
+                    kind_max[kind] = float(figures.max()) if figures.size else None
                     i = int(rare[np.flatnonzero(mask)[0]])
-                    first[kind] = _example(bits, x, got, expected, other[i], i)
-                    first[kind].pop("ulp")
+                    error = errors[other[i]]
+                    ulp = None if np.isnan(error) else float(error)
+                    first[kind] = _example(bits, x, got, expected, other[i], i, ulp=ulp)
+            violating = other[rare[comparison.violations()]]
         columns = error_columns(errors[other])
+    top = _top(bits, x, got, evaluation, errors, other, expected)
+    # The worst of the inputs without a violation (all but a few of `other`).
+    top_ordinary = top
+    if violating.size:
+        errors[violating] = np.nan  # the local copy, no longer needed whole
+        top_ordinary = _top(bits, x, got, evaluation, errors, other, expected)
     rows_other = (bits[other] >> uint(fmt.precision - 1)).astype(np.int64)
     cells = np.bincount(rows_other * len(BUCKETS) + columns)
 
@@ -190,7 +203,9 @@ def _summarize(truth: _Truth, got: np.ndarray) -> Summary:
         rows=rows,
         kinds=kinds,
         first=first,
-        top=_top(bits, x, got, evaluation, errors, other, expected),
+        top=top,
+        kind_max=kind_max,
+        top_ordinary=top_ordinary,
         mpmath=truth.mpmath,
     )
 

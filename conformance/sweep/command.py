@@ -8,8 +8,11 @@
 
 float16, bfloat16 and float32 are swept exhaustively; float64 is searched. The result is
 merged into --json (default results/sweeps.json) as a measurement with input_set
-"exhaustive" (or "exhaustive[start,stop)", "worst-case search", "replay NAME"); the
-search's worst inputs also go to results/worst/.
+"exhaustive" (or "exhaustive[start,stop)", "worst-case search", "replay NAME"). The worst
+inputs of a whole sweep or a search of a built-in implementation refresh its lines of the
+worst-case corpus (conformance/data/worst/, `corpus.py`; --corpus DIR elsewhere), which
+the gate replays; what changed is printed. A user's function's search writes its worst
+inputs to results/worst/.
 """
 
 from __future__ import annotations
@@ -22,15 +25,25 @@ import numpy as np
 
 from reference import format_of
 
-from .. import results
+from .. import corpus, destinations, results
 from ..engine import Target
 from ..frameworks.user_impl import parse as parse_user_spec
-from ..measure import round_significant
+from ..measure import Figure, round_significant
 from ..registry import BY_ID, SPECS, lookup
 from ..worker import Worker, WorkerError
 from . import float64
 from .checkpoint import CheckpointError
-from .run import CHUNK, Sweep, SweepError, file_name, judged_record, record, run, run_group
+from .run import (
+    CHECKPOINTS,
+    CHUNK,
+    Sweep,
+    SweepError,
+    file_name,
+    judged_record,
+    record,
+    run,
+    run_group,
+)
 
 DEFAULT_JSON = Path("results") / "sweeps.json"
 WORST_DIR = Path("results") / "worst"
@@ -58,6 +71,11 @@ def add_parser(sub, usage_error) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one chunk may take")
     p.add_argument("--chunk", type=int, default=CHUNK, help=f"inputs per chunk ({CHUNK})")
     p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: .cache)")
+    p.add_argument(
+        "--corpus",
+        default=str(corpus.FOLDER),
+        help="worst-case corpus to refresh (default: the suite's, conformance/data/worst)",
+    )
     p.add_argument(
         "--fresh", action="store_true", help="discard the checkpoint and measure everything"
     )
@@ -113,6 +131,11 @@ def cmd_sweep(args, usage_error) -> int:
         raise usage_error("--replay measures a float64 worst-case file of one --impl")
     if args.jobs < 1 or args.chunk < 1 or not args.timeout > 0:
         raise usage_error("--jobs, --chunk and --timeout must be positive")
+    destinations.file(args.json or DEFAULT_JSON, "--json")
+    destinations.folder(args.checkpoint or CHECKPOINTS, "--checkpoint")
+    destinations.folder(args.corpus, "--corpus")
+    if dtype == "float64" and not args.replay and ":" in (args.impl or ""):
+        destinations.folder(WORST_DIR, "the worst-case folder")  # a user's function's
     if dtype != "float64":  # the range, checked once for every sweep of the run
         bits = format_of(dtype).bits
         start = _hex(args.start, 0, "start", 1 << bits, usage_error)
@@ -147,14 +170,44 @@ def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
         raise usage_error(str(error)) from None
     made = record(sweep, outcome, policy, profile)
     rec, timing = made["record"], made["timing"]
+    change = _refresh_corpus(args, target, sweep, rec, outcome.info["version"])
     results.merge_measurement(
         args.json or DEFAULT_JSON, rec, timing, outcome.info, profile.name, policy.path
     )
-    _print(rec, timing, target)
+    _print(rec, timing, target, change)
     return 1 if rec["verdict"] == "fail" else 0
 
 
-def _print(rec: dict, timing: dict | None, target: Target) -> None:
+def _refresh_corpus(args, target: Target, sweep: Sweep | None, rec: dict, version: str):
+    """The worst inputs of a whole sweep (`sweep`) or of a search (None) of a built-in
+    implementation, its worst without a violation, and the first input of each violation
+    kind, into the corpus
+    (`corpus.refresh`); the Change, or None where nothing is refreshed (a user's function,
+    a part of the range, chunks that failed)."""
+    if target.user is not None:
+        return None
+    if sweep is not None and (not sweep.full or rec["failed_chunks"]):
+        return None
+    worst = [
+        *rec["worst"],
+        *rec.get("worst_without_violations", []),
+        *rec.get("first_by_kind", {}).values(),
+    ]
+    change = corpus.refresh(
+        Path(args.corpus),
+        rec["dtype"],
+        rec["quantity"],
+        impl=target.id,
+        device=rec["device"],
+        version=version,
+        found_by="search" if sweep is None else "sweep",
+        worst=worst,
+    )
+    rec["cases_file"] = str(change.file)
+    return change
+
+
+def _print(rec: dict, timing: dict | None, target: Target, change=None) -> None:
     """What a person reads: the verdict, the worst input with a reproducer, violations."""
     head = f"{rec['impl']} {rec['device']} {rec['dtype']} {rec['quantity']} {rec['input_set']}"
     bound = " (a lower bound)" if rec.get("lower_bound") else ""
@@ -191,7 +244,9 @@ def _print(rec: dict, timing: dict | None, target: Target) -> None:
     if rec.get("deviation"):
         d = rec["deviation"]
         print(f"  known deviation: {d.get('cause', '')[:160]}")
-    if rec.get("cases_file"):
+    if change is not None:
+        print(f"  {change.describe()}")
+    elif rec.get("cases_file"):
         print(f"  worst inputs: {rec['cases_file']}")
 
 
@@ -223,9 +278,11 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
             x = x.astype(dtype)
             (result,) = worker.call(target.variant, quantity, args.device, [(x, None)])
             if result.error:
-                raise WorkerError(f"raised {result.error}")
+                raise WorkerError(f"raised {result.error}", "error")
             if result.output.shape != x.shape or result.output.dtype != x.dtype:
-                raise WorkerError(f"returned {result.output.dtype} of shape {result.output.shape}")
+                raise WorkerError(
+                    f"returned {result.output.dtype} of shape {result.output.shape}", "error"
+                )
             return result.output
 
         try:
@@ -240,17 +297,17 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
                 found = float64.search(call, quantity, args.samples, args.seed)
                 input_set = "worst-case search"
         except WorkerError as error:
-            found, failure = None, str(error)
+            found, failure, failure_kind = None, str(error), error.kind
             input_set = f"replay {Path(args.replay).name}" if args.replay else "worst-case search"
     finally:
         worker.close()
 
     if found is None:
-        kind = "timeout" if "timed out" in failure else "crash"
-        max_ulp, kinds, worst, first = float("inf"), {kind}, [], None
+        figure, failed, worst, first = Figure(0.0), {failure_kind}, [], None
     else:
-        max_ulp = round_significant(found.worst[0]["ulp"]) if found.worst else 0.0
-        kinds, worst, first = set(found.kinds), found.worst, found.first
+        figure = found.figure
+        figure = Figure(round_significant(figure.max_ulp), figure.kinds, figure.without_violations)
+        failed, worst, first = None, found.worst, found.first
     rec = judged_record(
         policy,
         profile,
@@ -260,19 +317,28 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
         dtype=dtype,
         quantity=quantity,
         input_set=input_set,
+        source="replay" if args.replay else "search",
         count=found.count if found else 0,
-        max_ulp=max_ulp,
-        kinds=kinds,
+        figure=figure,
         violations=found.kinds if found else {},
         worst=[{**w, "ulp": round_significant(w["ulp"])} for w in worst],
         first=first,
+        failed=failed,
         lower_bound=True,
         # What ranked the candidates (the figures are the reference's either way).
         screening="x87 long double" if float64.EXTENDED else "long double = double",
     )
     if found is None:
         rec["error"] = failure
-    if found is not None and not args.replay:
+    else:
+        rec["first_by_kind"] = found.first_by_kind
+        rec["worst_without_violations"] = [
+            {**w, "ulp": round_significant(w["ulp"])} for w in found.worst_without_violations
+        ]
+    change = None
+    if found is not None and not args.replay and target.user is None:
+        change = _refresh_corpus(args, target, None, rec, info["version"])
+    elif found is not None and not args.replay:
         cases = WORST_DIR / f"{file_name(target.id)}-{args.device}-{dtype}-{quantity}.txt"
         float64.write_cases(
             cases,
@@ -288,7 +354,7 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
     results.merge_measurement(
         args.json or DEFAULT_JSON, rec, timing, info, profile.name, policy.path
     )
-    _print(rec, timing, target)
+    _print(rec, timing, target, change)
     return 1 if rec["verdict"] == "fail" else 0
 
 
@@ -367,6 +433,8 @@ def _sweep_group(args, targets, dtype, quantity, policy, profile, usage_error) -
             continue
         made = record(sweep, outcome, policy, profile)
         made["timing"]["group"] = [t.id for t in targets]
+        version = outcome.info["version"]
+        change = _refresh_corpus(args, sweep.target, sweep, made["record"], version)
         results.merge_measurement(
             args.json or DEFAULT_JSON,
             made["record"],
@@ -375,6 +443,6 @@ def _sweep_group(args, targets, dtype, quantity, policy, profile, usage_error) -
             profile.name,
             policy.path,
         )
-        _print(made["record"], made["timing"], sweep.target)
+        _print(made["record"], made["timing"], sweep.target, change)
         status = max(status, 1 if made["record"]["verdict"] == "fail" else 0)
     return status

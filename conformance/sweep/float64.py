@@ -11,15 +11,17 @@ The search:
    negative), tiny negatives (λα·expm1(x) ≈ λα·x, where exp(x) - 1 cancels), the
    saturation to -λα near x ≈ -37.4, the derivative's underflow to subnormals near
    x ≈ -745, and the overflow of λ·x near DBL_MAX/λ.
-3. *Refinement*: around each of the REFINE worst inputs so far, bit patterns at distances
-   2^0 ... 2^24 ulps, ROUNDS times, keeping the worst.
+3. *Refinement*: around each of the REFINE worst inputs so far whose output has the right
+   class, bit patterns at distances 2^0 ... 2^24 ulps, ROUNDS times, keeping the worst.
 
 Screening uses an estimate of the exact value in numpy.longdouble (x86-64's 64-bit
 significand: about 2^-10 ulp of float64), which only ranks the inputs; the CANDIDATES worst
-are then measured against the reference (mpmath, correctly rounded, `measure.compare`), and
-only those figures are reported. The result is therefore a *lower bound* on the maximum
-error, with the inputs that reach it: they are written to a file that `replay` evaluates
-again (one input per line, in hex, with the output and error found).
+(a quarter of them wrong classes without an estimate, a quarter the worst estimated wrong
+classes, the rest the worst of the right class) are then measured against the reference
+(mpmath, correctly rounded, `measure.compare`), and only those figures are reported. The
+result is therefore a *lower bound* on the maximum error, with the inputs that reach it:
+they go to the worst-case corpus (`corpus.py`; a user's function's to a file), which
+`replay` evaluates again.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from reference import FLOAT64
 from reference.constants import derive
 from reference.formats import ulp
 
-from ..measure import as_float64, compare_one_sided, hexf
+from ..measure import Figure, as_float64, compare_one_sided, hexf
 
 SAMPLES = 1024  # per binade and sign
 REFINE = 32
@@ -64,9 +66,11 @@ def estimate(quantity: str, x: np.ndarray) -> np.ndarray:
         return np.where(xl > 0, lam, lam_alpha * np.exp(negative))
 
 
-def screen(quantity: str, x: np.ndarray, got: np.ndarray) -> np.ndarray:
-    """Estimated ulp error of `got` at `x`; +inf where the class (NaN, inf, zero, sign)
-    looks wrong: those go to the reference first."""
+def screen(quantity: str, x: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(estimated ulp error of `got` at `x`, whether its class looks right). The error is
+    estimated wherever `got` and the estimate are finite, a wrong class (a zero or a
+    flushed value where a number is due) included, as `measure.compare` counts it; +inf
+    elsewhere (NaN or an infinity given or due): those go to the reference first."""
     est = estimate(quantity, x)
     with np.errstate(over="ignore", invalid="ignore"):
         e64 = est.astype(np.float64)
@@ -77,8 +81,9 @@ def screen(quantity: str, x: np.ndarray, got: np.ndarray) -> np.ndarray:
             & ((got == 0) == (e64 == 0))
             & (np.signbit(got) == np.signbit(e64))
         )
-    error = np.where(np.isfinite(got) & np.isfinite(e64), error, 0.0)
-    return np.where(same_class, error, np.inf)
+    finite = np.isfinite(got) & np.isfinite(e64)
+    error = np.where(finite, error, np.where(same_class, 0.0, np.inf))
+    return error, same_class
 
 
 def binade_samples(rng: np.random.Generator, per_binade: int) -> np.ndarray:
@@ -129,6 +134,9 @@ class SearchResult:
     worst: list[dict]  # the TOP worst, measured against the reference
     kinds: dict[str, int]  # special-value violations among the measured candidates
     first: dict | None
+    figure: Figure  # the errors of the measured candidates, violations included
+    first_by_kind: dict[str, dict]  # the first measured candidate of each kind
+    worst_without_violations: list[dict]  # the TOP worst of the candidates without one
 
 
 def search(call, quantity: str, per_binade: int = SAMPLES, seed: int = SEED) -> SearchResult:
@@ -137,22 +145,30 @@ def search(call, quantity: str, per_binade: int = SAMPLES, seed: int = SEED) -> 
     rng = np.random.default_rng(seed)
     pool_x = np.concatenate([binade_samples(rng, per_binade), hard_regions(rng)])
     pool_x = np.unique(pool_x.view(np.uint64)).view(np.float64)
-    pool_err = screen(quantity, pool_x, call(pool_x))
+    pool_err, pool_same = screen(quantity, pool_x, call(pool_x))
     count = pool_x.size
-    for _ in range(ROUNDS):
-        finite = np.flatnonzero(np.isfinite(pool_err))
-        best = pool_x[finite[np.argsort(-pool_err[finite], kind="stable")[:REFINE]]]
+    for _ in range(ROUNDS):  # around the worst of the right class: the kernel's numerics
+        ordinary = np.flatnonzero(pool_same & np.isfinite(pool_err))
+        best = pool_x[ordinary[np.argsort(-pool_err[ordinary], kind="stable")[:REFINE]]]
         spread = [neighbours(rng, best, 256, 1 << k) for k in (4, 10, 16, 24)]
         x = np.unique(np.concatenate(spread).view(np.uint64)).view(np.float64)
-        err = screen(quantity, x, call(x))
+        err, same = screen(quantity, x, call(x))
         count += x.size
         pool_x, pool_err = np.concatenate([pool_x, x]), np.concatenate([pool_err, err])
-    # The candidates: the worst estimated errors, and apart from them a share for the
-    # wrong classes (estimated +inf), which would otherwise crowd out every ulp figure.
-    wrong_class = np.flatnonzero(np.isinf(pool_err))[: CANDIDATES // 4]
-    finite = np.flatnonzero(np.isfinite(pool_err))
-    worst = finite[np.argsort(-pool_err[finite], kind="stable")[: CANDIDATES * 2]]
-    chosen = np.concatenate([pool_x[wrong_class], pool_x[worst]]).view(np.uint64)
+        pool_same = np.concatenate([pool_same, same])
+
+    # The candidates: a share for the wrong classes without an estimate (NaN or infinity
+    # given or due), one for the worst estimated wrong classes (zeros, flushed values),
+    # and the rest for the worst estimated errors of the right class, so that neither
+    # kind crowds out the other.
+    def worst_of(mask, n):
+        where = np.flatnonzero(mask)
+        return where[np.argsort(-pool_err[where], kind="stable")[:n]]
+
+    no_estimate = np.flatnonzero(np.isinf(pool_err))[: CANDIDATES // 4]
+    violating = worst_of(~pool_same & np.isfinite(pool_err), CANDIDATES // 4)
+    ordinary = worst_of(pool_same & np.isfinite(pool_err), CANDIDATES * 2)
+    chosen = pool_x[np.concatenate([no_estimate, violating, ordinary])].view(np.uint64)
     _, first = np.unique(chosen, return_index=True)  # distinct, in order of rank
     candidates = chosen[np.sort(first)][:CANDIDATES]
     return measure(call, quantity, candidates.view(np.float64), count)
@@ -169,20 +185,37 @@ def measure(call, quantity: str, x: np.ndarray, count: int | None = None) -> Sea
     comparison, expected = compare_one_sided(x, got, left, right, FLOAT64)
     errors = comparison.ulp
     kinds = comparison.kind_counts()
-    first = None
+    first_by_kind = {}
     for kind, mask in comparison.kinds.items():
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
-            first = {"kind": kind, **_values(x, got, expected, i)}
-            break
-    ranked = np.where(np.isnan(errors), -1.0, errors)
-    order = np.lexsort((x.view(np.uint64), -ranked))
-    worst = [
-        {"ulp": float(errors[i]), **_values(x, got, expected, i)}
-        for i in order[:TOP].tolist()
-        if ranked[i] >= 0
-    ]
-    return SearchResult(count if count is not None else x.size, worst, kinds, first)
+            ulp = None if np.isnan(errors[i]) else float(errors[i])
+            first_by_kind[kind] = {"ulp": ulp, **_values(x, got, expected, i)}
+    first = None
+    if first_by_kind:
+        kind, example = next(iter(first_by_kind.items()))
+        first = {"kind": kind, **{k: v for k, v in example.items() if k != "ulp"}}
+
+    def top(errors) -> list[dict]:
+        ranked = np.where(np.isnan(errors), -1.0, errors)
+        order = np.lexsort((x.view(np.uint64), -ranked))
+        return [
+            {"ulp": float(errors[i]), **_values(x, got, expected, i)}
+            for i in order[:TOP].tolist()
+            if ranked[i] >= 0
+        ]
+
+    worst = top(errors)
+    ordinary = np.where(comparison.violations(), np.nan, errors)
+    return SearchResult(
+        count if count is not None else x.size,
+        worst,
+        kinds,
+        first,
+        comparison.figure(),
+        first_by_kind,
+        top(ordinary),
+    )
 
 
 def _values(x, got, expected, i) -> dict:
@@ -212,8 +245,14 @@ _HEX_FLOAT = re.compile(r"[-+]?(0x[0-9a-fA-F]+(\.[0-9a-fA-F]*)?p[-+]?[0-9]+|inf|
 
 
 def read_cases(path) -> np.ndarray:
-    """The inputs of a worst-case file: the `input` column (float.hex), or one hex float a
-    line; ValueError naming the file and line of anything else."""
+    """The inputs of a worst-case file: a corpus file (`corpus.py`), the `input` column
+    (float.hex) of `write_cases`, or one hex float a line; ValueError naming the file and
+    line of anything else."""
+    from .. import corpus
+
+    with open(path) as f:
+        if f.readline().strip() == ",".join(corpus.COLUMNS):
+            return np.array([e.value for e in corpus.read(path)], dtype=np.float64)
     values = []
     with open(path) as f:
         for number, line in enumerate(f, 1):

@@ -31,7 +31,7 @@ from pathlib import Path
 from reference import format_of
 
 from ..engine import CACHE_DIR, Target, attach_verdict, finding_id
-from ..measure import round_significant
+from ..measure import Figure, round_significant
 from ..policy import Policy, Profile
 from ..worker import Worker, WorkerError
 from .checkpoint import Checkpoint
@@ -300,9 +300,8 @@ def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, 
     except WorkerError as error:
         if len(members) > 1:  # whose crash or hang was it? Each member on its own.
             return [_one_chunk(worker, sweeps, [m], a, b)[0] for m in members]
-        kind = "timeout" if "timed out" in str(error) else "crash"
         message = str(error).replace("while sweep", where)
-        return [Summary(errors=[{"start": a, "stop": b, "kind": kind, "error": message}])]
+        return [Summary(errors=[{"start": a, "stop": b, "kind": error.kind, "error": message}])]
     out = []
     for i in range(len(members)):
         if i in reply["summaries"]:
@@ -384,21 +383,25 @@ def judged_record(
     dtype: str,
     quantity: str,
     input_set: str,
+    source: str,
     count: int,
-    max_ulp: float,
-    kinds: set,
+    figure: Figure,
     violations: dict,
     worst: list[dict],
     first: dict | None,
-    failed: bool = False,
+    failed: set | None = None,
     partial: bool = False,
     **more,
 ) -> dict:
     """A results.json measurement of a sweep or a float64 search, with the policy's verdict
-    for check "sweep". `worst`: the worst inputs, worst first ({"ulp", "input", "output",
-    "expected", ...}); `failed`: the implementation failed on some inputs (judged as an
-    infinite error); `partial`: a part of the range, which cannot tell that a recorded
-    deviation is gone (no stale note); `more`: keys of its own, after the common ones."""
+    for check "sweep". `figure`: the errors found (violations included); `worst`: the
+    worst inputs, worst first ({"ulp", "input", "output", "expected", ...}); `failed`: the
+    kinds of failure (a crash, a hang) on some inputs, judged as an infinite error;
+    `partial`: a part of the range, which cannot tell that a recorded deviation is gone
+    (no stale note); `more`: keys of its own, after the common ones."""
+    judged = figure
+    if failed:
+        judged = Figure(float("inf"), {**figure.kinds, **dict.fromkeys(failed)}, None)
     verdict = policy.judge(
         profile,
         impl=impl,
@@ -407,8 +410,7 @@ def judged_record(
         dtype=dtype,
         quantity=quantity,
         check="sweep",
-        max_ulp=float("inf") if failed else max_ulp,
-        kinds=set(kinds),
+        figure=judged,
         bound=profile.bound(dtype),
     )
     top = worst[0] if worst else {}
@@ -418,8 +420,11 @@ def judged_record(
         "dtype": dtype,
         "quantity": quantity,
         "input_set": input_set,
+        "source": source,
         "count": count,
-        "max_ulp": max_ulp,
+        "max_ulp": figure.max_ulp,
+        "max_ulp_without_violations": figure.without_violations,
+        "max_ulp_by_kind": figure.kinds,
         "worst_input": top.get("input"),
         "worst_output": top.get("output"),
         "worst_expected": top.get("expected"),
@@ -430,9 +435,17 @@ def judged_record(
         "verdict": verdict.verdict,
     }
     attach_verdict(rec, verdict)
-    if partial and "no longer observed" in rec.get("note", ""):
-        del rec["note"]
+    if partial and "stale_deviation" in rec:
+        del rec["note"], rec["stale_deviation"]
     return rec
+
+
+def _worst_list(top: list[dict]) -> list[dict]:
+    return [
+        {"ulp": round_significant(t["ulp"]), "bits": f"{t['bits']:#x}"}
+        | {k: t[k] for k in ("input", "output", "expected")}
+        for t in top
+    ]
 
 
 def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> dict:
@@ -440,7 +453,6 @@ def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> 
     to the document's volatile "timings"."""
     s = outcome.summary
     fmt = format_of(sweep.dtype)
-    kinds = set(s.kinds) | {error["kind"] for error in s.errors}
     first = None
     if s.first:
         kind = min(s.first, key=lambda k: s.first[k]["bits"])
@@ -454,17 +466,17 @@ def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> 
         dtype=sweep.dtype,
         quantity=sweep.quantity,
         input_set=sweep.input_set,
+        source="sweep",
         count=s.count,
-        max_ulp=round_significant(s.max_ulp),
-        kinds=kinds,
+        figure=Figure(
+            round_significant(s.max_ulp),
+            {k: None if u is None else round_significant(u) for k, u in sorted(s.kind_max.items())},
+            round_significant(s.ordinary_max),
+        ),
         violations=s.kinds,
-        worst=[
-            {"ulp": round_significant(t["ulp"]), "bits": f"{t['bits']:#x}"}
-            | {k: t[k] for k in ("input", "output", "expected")}
-            for t in s.top
-        ],
+        worst=_worst_list(s.top),
         first=first,
-        failed=bool(s.errors),
+        failed={error["kind"] for error in s.errors},
         partial=not sweep.full,
         range=[f"{sweep.start:#010x}", f"{sweep.stop:#010x}"],
         histogram={
@@ -475,6 +487,8 @@ def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> 
         },
         failed_chunks=s.errors,
         mpmath_inputs=s.mpmath,
+        first_by_kind={k: s.first[k] for k in sorted(s.first)},
+        worst_without_violations=_worst_list(s.top_ordinary),
     )
     busy = sum(s.seconds.get(p, 0.0) for p in TIME_PARTS) or 1.0
     timing = {

@@ -5,12 +5,15 @@ A `Summary` holds, for a range of consecutive bit patterns:
 - `rows`: a histogram of ulp errors per *binade of the input* (its sign and exponent
   field, so subnormals, ±0 and inf/NaN have rows of their own). The columns are
   `BUCKETS`: correctly rounded (<= 0.5 ulp), then one column per power of two of the
-  error, (0.5, 1], (1, 2], ..., (2^29, 2^30], > 2^30, and last the special-value
-  violations (a wrong class: NaN, ±0, ±inf where something else is due), which have no ulp
-  figure;
-- `kinds`: how many inputs gave each kind of special-value violation, and `first`, the
-  first such input of each kind (in bit-pattern order);
-- `top`: the TOP worst inputs by ulp error, ties broken by the lower bit pattern;
+  error, (0.5, 1], (1, 2], ..., (2^29, 2^30], > 2^30, and last the inputs without an ulp
+  figure (a NaN given where a number is due, a wrong output where ±inf or NaN is due); the
+  other special-value violations are in the column of their error (`measure`);
+- `kinds`: how many inputs gave each kind of special-value violation, `first`, the first
+  such input of each kind (in bit-pattern order), and `kind_max`, the largest error among
+  each kind's inputs (None: none has a figure);
+- `top`: the TOP worst inputs by ulp error (violations included), ties broken by the lower
+  bit pattern; `top_ordinary`, the TOP worst of the inputs without a violation (a kernel's
+  own inaccuracy, which a flood of flushed values would crowd out of `top`);
 - `errors`: chunks the implementation failed on (an exception, a crash, a hang, a wrong
   shape or dtype, a modified input), each with its range and the reason;
 - `count`, `mpmath` (inputs the reference had to resolve in mpmath) and `seconds` (time in
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 
 from reference import Format
 
-from ..measure import BUCKETS, LAST_FINITE, VIOLATION  # noqa: F401 (the sweeps' columns)
+from ..measure import BUCKETS, LAST_FINITE, NO_FIGURE, Figure  # noqa: F401 (the columns)
 
 TOP = 16
 TIME_PARTS = ("implementation", "reference", "measurement")
@@ -41,6 +44,8 @@ class Summary:
     first: dict[str, dict] = field(default_factory=dict)  # kind -> {"bits", "input", ...}
     top: list[dict] = field(default_factory=list)  # {"ulp", "bits", "input", "output", ...}
     errors: list[dict] = field(default_factory=list)  # {"start", "stop", "error"}
+    kind_max: dict[str, float | None] = field(default_factory=dict)
+    top_ordinary: list[dict] = field(default_factory=list)
     mpmath: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIME_PARTS, 0.0))
 
@@ -52,6 +57,9 @@ class Summary:
                 out.rows[row] = [a + b for a, b in zip(mine, counts, strict=True)]
             for kind, n in source.kinds.items():
                 out.kinds[kind] = out.kinds.get(kind, 0) + n
+            for kind, largest in source.kind_max.items():
+                known = [u for u in (out.kind_max.get(kind), largest) if u is not None]
+                out.kind_max[kind] = max(known) if known else None
             for kind, example in source.first.items():
                 if kind not in out.first or example["bits"] < out.first[kind]["bits"]:
                     out.first[kind] = example
@@ -59,12 +67,22 @@ class Summary:
                 out.seconds[part] = out.seconds.get(part, 0.0) + seconds
         out.rows = dict(sorted(out.rows.items()))
         out.top = sorted(self.top + other.top, key=_worst_first)[:TOP]
+        out.top_ordinary = sorted(self.top_ordinary + other.top_ordinary, key=_worst_first)[:TOP]
         out.errors = sorted(self.errors + other.errors, key=lambda e: e["start"])
         return out
 
     @property
     def max_ulp(self) -> float:
         return self.top[0]["ulp"] if self.top else 0.0
+
+    @property
+    def ordinary_max(self) -> float:
+        """The largest error of the inputs without a violation."""
+        return self.top_ordinary[0]["ulp"] if self.top_ordinary else 0.0
+
+    @property
+    def figure(self) -> Figure:
+        return Figure(self.max_ulp, dict(sorted(self.kind_max.items())), self.ordinary_max)
 
     def as_json(self) -> dict:
         return {
@@ -74,6 +92,8 @@ class Summary:
             "first": self.first,
             "top": self.top,
             "errors": self.errors,
+            "kind_max": self.kind_max,
+            "top_ordinary": self.top_ordinary,
             "mpmath": self.mpmath,
             "seconds": self.seconds,
         }
@@ -87,6 +107,8 @@ class Summary:
             first=dict(data["first"]),
             top=list(data["top"]),
             errors=list(data["errors"]),
+            kind_max=dict(data["kind_max"]),
+            top_ordinary=list(data["top_ordinary"]),
             mpmath=data["mpmath"],
             seconds=dict(data["seconds"]),
         )
