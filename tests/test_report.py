@@ -219,3 +219,45 @@ def test_the_page_in_headless_chromium(runs, tmp_path):
         assert not errors, errors
     finally:
         driver.quit()
+
+
+def test_each_cell_says_where_its_worst_input_came_from_and_which_positions_are_wrong():
+    def measurement(input_set, max_ulp, **more):
+        return {
+            "impl": "jax/nn", "device": "cpu", "dtype": "float32", "quantity": "forward",
+            "input_set": input_set, "max_ulp": max_ulp, "verdict": "known-deviation",
+            "worst_input": "-0x1.389b68p-3", "worst_output": "0x0p+0", "worst_expected": "0x0p+0",
+            **more,
+        }  # fmt: skip
+
+    nan = {
+        "impl": "jax/nn", "device": "cpu", "dtype": "float32", "quantity": "gradient",
+        "case": "NaN", "input": "nan", "output": "0x1.0cfabe0000000p+0", "expected": ["nan"],
+        "outputs": {"body": "nan", "tail": "0x1.0cfabe0000000p+0",
+                    "one-element": "0x1.0cfabe0000000p+0"},
+        "wrong_positions": ["tail", "one-element"], "ok": False, "ulp": 0.0,
+        "kinds": ["nan-not-propagated"], "verdict": "known-deviation",
+    }  # fmt: skip
+    document = {
+        "implementations": [{"id": "jax/nn", "available": True}],
+        "measurements": [
+            measurement("sampled", 4.93, source="sampled"),
+            measurement("corpus", 6.55, source="corpus"),
+        ],
+        "special_values": [nan],
+        "checks": [],
+    }
+    (row,) = model.verdict_matrix(document)["rows"]
+    cell = next(c for c in row["cells"] if c and c["max_ulp"] is not None)
+    assert cell["max_ulp"] == 6.55 and cell["source"] == "corpus"
+    # A record of an older suite, without "source": read from its input set.
+    sweep = measurement("exhaustive", 7.0, range=["0x00000000", "0x100000000"])
+    document["measurements"].append(sweep)
+    cell = next(c for c in model.verdict_matrix(document)["rows"][0]["cells"] if c)
+    assert cell["source"] == "sweep"
+    assert model.describe(nan) == "nan-not-propagated (tail, one-element)"
+    (finding,) = model.worst_findings(document)  # a wrong class before any ulp figure
+    assert finding["detail"] == "NaN: nan-not-propagated (in the tail and one-element)"
+    document["special_values"] = []
+    (finding,) = model.worst_findings(document)
+    assert finding["detail"] == "7 ulp (from the sweep inputs)"

@@ -32,6 +32,34 @@ RECORD_KEYS = {
 VERDICT_WORDS = {"pass": "conforms", "known-deviation": "deviates", "fail": "fails"}
 
 
+#: Where a measurement's inputs came from, as a reader is told it: the gate's sampled and
+#: exhaustive sets and its replay of the worst-case corpus, a sweep of every input of the
+#: dtype, the float64 worst-case search, a replayed worst-case file.
+SOURCES = {
+    "sampled": "sampled",
+    "exhaustive": "every input",
+    "corpus": "corpus",
+    "sweep": "sweep",
+    "search": "float64 search",
+    "replay": "replay",
+}
+
+
+def source_of(record: dict) -> str:
+    """The source of a measurement record (`SOURCES`); records of an older suite carry
+    none: it is read from their input set."""
+    if record.get("source"):
+        return record["source"]
+    input_set = record.get("input_set", "")
+    if "range" in record:
+        return "sweep"
+    if input_set == "worst-case search":
+        return "search"
+    if input_set.startswith("replay"):
+        return "replay"
+    return input_set if input_set in SOURCES else "sampled"
+
+
 def worst(verdicts) -> str | None:
     ranked = [v for v in verdicts if v in VERDICTS]
     return max(ranked, key=VERDICTS.index) if ranked else None
@@ -72,19 +100,22 @@ def verdict_matrix(document: dict) -> dict:
     the largest ulp error of its accuracy measurements, and the worst finding in words.
 
     {"columns": [(dtype, quantity)], "rows": [{"impl", "verdict", "cells": [cell | None]}]}
-    with cell {"verdict", "max_ulp", "checks": {check: verdict}}."""
+    with cell {"verdict", "max_ulp", "source", "checks": {check: verdict}}: `max_ulp` the
+    largest error over every input of its measurements that has a figure (violations
+    included), `source` where the input that reached it came from (`SOURCES`)."""
     cells: dict[tuple, dict] = {}
 
     def cell(record):
         key = (record["impl"], record.get("dtype"), record.get("quantity"))
-        return cells.setdefault(key, {"verdicts": [], "max_ulp": None, "checks": {}})
+        empty = {"verdicts": [], "max_ulp": None, "source": None, "checks": {}}
+        return cells.setdefault(key, empty)
 
     for record in document["measurements"]:
         c = cell(record)
         c["verdicts"].append(record["verdict"])
         c["checks"]["accuracy"] = worst([c["checks"].get("accuracy"), record["verdict"]])
-        if record.get("max_ulp") is not None:
-            c["max_ulp"] = max(c["max_ulp"] or 0.0, record["max_ulp"])
+        if record.get("max_ulp") is not None and record["max_ulp"] > (c["max_ulp"] or -1.0):
+            c["max_ulp"], c["source"] = record["max_ulp"], source_of(record)
     for record in document["special_values"]:
         c = cell(record)
         c["verdicts"].append(record["verdict"])
@@ -108,6 +139,7 @@ def verdict_matrix(document: dict) -> dict:
                 else {
                     "verdict": worst(c["verdicts"]),
                     "max_ulp": c["max_ulp"],
+                    "source": SOURCES.get(c["source"], c["source"]),
                     "checks": c["checks"],
                 }
             )
@@ -165,10 +197,13 @@ def _finding(record: dict, count: int) -> dict:
         detail = f"{_ulp(record['max_ulp'])} ulp"
         if first:
             detail += f"; also {', '.join(record['violations'])}"
+        detail += f" (from the {SOURCES.get(source_of(record), 'sampled')} inputs)"
     elif what == "special":
         x, got, expected = record["input"], record["output"], " or ".join(record["expected"])
         detail = ", ".join(record["kinds"]) or f"{_ulp(record['ulp'])} ulp"
         detail = f"{record['case']}: {detail}"
+        if record.get("wrong_positions") and len(record["wrong_positions"]) < 3:
+            detail += f" (in the {' and '.join(record['wrong_positions'])})"
     else:
         x, got = first.get("input"), first.get("output")
         expected = first.get("plain_output")
@@ -242,8 +277,19 @@ def special_matrix(document: dict, dtype: str = "float32") -> list[dict]:
 
 
 def describe(record: dict) -> str:
-    """A special case's output in words (see `special_matrix`)."""
+    """A special case's output in words (see `special_matrix`); where it is wrong in some
+    positions only (the tail, a one-element array), which."""
+    text = _describe_output(record)
+    wrong = record.get("wrong_positions") or []
+    if wrong and len(wrong) < len(record.get("outputs") or {}):
+        text += f" ({', '.join(wrong)})"
+    return text
+
+
+def _describe_output(record: dict) -> str:
     out, expected = record["output"], record["expected"]
+    if out is None:
+        return ", ".join(record["kinds"]) or "not called"
     if len(expected) == 2 and out in expected:  # the two one-sided derivatives at 0
         return "λα (left)" if out == expected[0] else "λ (right)"
     if out == "nan":
