@@ -546,7 +546,7 @@ class _Context:
             record["left_out"] = left_out
             lines.append(f"  {self.left_out_text(left_out)}")
         if set_name == "corpus":
-            verdict = self.replay(x, kept, cmp, record, lines, verdict)
+            verdict = self.replay(kept, cmp, record, lines, verdict)
         if summary.max_ulp > self.bound:
             lines.append(
                 f"  worst: x = {summary.worst_input}: got {summary.worst_output}, "
@@ -566,7 +566,7 @@ class _Context:
             lines.append(f"  reproduce: {first['reproduce']}")
         return _finding(tid, check, verdict, "\n".join(lines), record), (kept, got)
 
-    def replay(self, x, kept, cmp, record, lines, verdict: Verdict) -> Verdict:
+    def replay(self, kept, cmp, record, lines, verdict: Verdict) -> Verdict:
         """The corpus lines of this implementation, device and version, input by input: an
         error grown, or a class changed, at one of them fails the check."""
         found = corpus.replay(
@@ -618,13 +618,24 @@ class _Context:
                 for o, a in zip(outcomes, arrays, strict=True)
             ]
         )
-        cmp, _ = self.comparison(x_all, got_all, *self.expected("special", x_all))
+        left, right = self.expected("special", x_all)
+        cmp, _ = self.comparison(x_all, got_all, left, right)
+        # The right-hand derivative at ±0, by index into x_all (the other correct answer).
+        right_at = {}
+        if right is not None:
+            zeros, evaluation = right
+            indices = np.flatnonzero(zeros).tolist()
+            right_at = dict(zip(indices, as_float64(evaluation.values).tolist(), strict=True))
         records, bad, worst = [], [], Verdict("pass")
         for i, case in enumerate(cases):
             span = slice(i * n, (i + 1) * n)
+            expected = [hexf(as_float64(left.values[span.start]))]
+            if span.start in right_at:
+                expected.append(hexf(right_at[span.start]))
             rec, verdict, line = self._special_case(
-                case, values[i : i + 1], got_all[span], cmp, span, outcomes[2 * i : 2 * i + 2]
-            )
+                case, values[i : i + 1], expected, got_all[span], cmp, span,
+                outcomes[2 * i : 2 * i + 2],
+            )  # fmt: skip
             records.append(rec)
             if line:
                 bad.append(f"{line} [{verdict.verdict}]")
@@ -678,13 +689,12 @@ class _Context:
                 queue = queue[failure.index + 1 :]
         return outcomes
 
-    def _special_case(self, case, x0, got, cmp, span, outcomes) -> tuple[dict, Verdict, str]:
+    def _special_case(
+        self, case, x0, expected, got, cmp, span, outcomes
+    ) -> tuple[dict, Verdict, str]:
         """The record of one special case, its verdict and, when it is wrong, the line that
-        says so. `outcomes`: those of its long array and of its one-element array."""
-        expected = [hexf(float(as_float64(reference.evaluate(self.quantity, x0).values[0])))]
-        if self.quantity == "gradient" and as_float64(x0)[0] == 0:
-            right = reference.evaluate(self.quantity, x0, at_zero="right").values[0]
-            expected.append(hexf(float(as_float64(right))))
+        says so. `expected`: its correct values (hex; at ±0 the derivative has two);
+        `outcomes`: those of its long array and of its one-element array."""
         errors = cmp.ulp[span]
         kinds_of = {k: m[span] for k, m in cmp.kinds.items()}
         called = np.zeros(errors.size, dtype=bool)
