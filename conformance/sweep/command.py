@@ -181,9 +181,8 @@ def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
 def _refresh_corpus(args, target: Target, sweep: Sweep | None, rec: dict, version: str):
     """The worst inputs of a whole sweep (`sweep`) or of a search (None) of a built-in
     implementation, its worst without a violation, and the first input of each violation
-    kind, into the corpus
-    (`corpus.refresh`); the Change, or None where nothing is refreshed (a user's function,
-    a part of the range, chunks that failed)."""
+    kind, into the corpus (`corpus.refresh`); the Change, or None where nothing is
+    refreshed (a user's function, a part of the range, chunks that failed)."""
     if target.user is not None:
         return None
     if sweep is not None and (not sweep.full or rec["failed_chunks"]):
@@ -304,10 +303,8 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
 
     if found is None:
         figure, failed, worst, first = Figure(0.0), {failure_kind}, [], None
-    else:
-        figure = found.figure
-        figure = Figure(round_significant(figure.max_ulp), figure.kinds, figure.without_violations)
-        failed, worst, first = None, found.worst, found.first
+    else:  # the figure's numbers are rounded for the record already (`Figure.of`)
+        figure, failed, worst, first = found.figure, None, found.worst, found.first
     rec = judged_record(
         policy,
         profile,
@@ -321,7 +318,7 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
         count=found.count if found else 0,
         figure=figure,
         violations=found.kinds if found else {},
-        worst=[{**w, "ulp": round_significant(w["ulp"])} for w in worst],
+        worst=_rounded(worst),
         first=first,
         failed=failed,
         lower_bound=True,
@@ -332,9 +329,7 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
         rec["error"] = failure
     else:
         rec["first_by_kind"] = found.first_by_kind
-        rec["worst_without_violations"] = [
-            {**w, "ulp": round_significant(w["ulp"])} for w in found.worst_without_violations
-        ]
+        rec["worst_without_violations"] = _rounded(found.worst_without_violations)
     change = None
     if found is not None and not args.replay and target.user is None:
         change = _refresh_corpus(args, target, None, rec, info["version"])
@@ -356,6 +351,11 @@ def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
     )
     _print(rec, timing, target, change)
     return 1 if rec["verdict"] == "fail" else 0
+
+
+def _rounded(worst: list[dict]) -> list[dict]:
+    """Worst inputs with their ulp figures rounded for the record (`round_significant`)."""
+    return [{**w, "ulp": round_significant(w["ulp"])} for w in worst]
 
 
 # -- every implementation -------------------------------------------------------------------

@@ -133,10 +133,17 @@ class SearchResult:
     count: int  # inputs screened
     worst: list[dict]  # the TOP worst, measured against the reference
     kinds: dict[str, int]  # special-value violations among the measured candidates
-    first: dict | None
     figure: Figure  # the errors of the measured candidates, violations included
     first_by_kind: dict[str, dict]  # the first measured candidate of each kind
     worst_without_violations: list[dict]  # the TOP worst of the candidates without one
+
+    @property
+    def first(self) -> dict | None:
+        """The first violation, of the first kind found: {"kind", "input", ...}."""
+        if not self.first_by_kind:
+            return None
+        kind, example = next(iter(self.first_by_kind.items()))
+        return {"kind": kind, **{k: v for k, v in example.items() if k != "ulp"}}
 
 
 def search(call, quantity: str, per_binade: int = SAMPLES, seed: int = SEED) -> SearchResult:
@@ -191,10 +198,6 @@ def measure(call, quantity: str, x: np.ndarray, count: int | None = None) -> Sea
             i = int(np.flatnonzero(mask)[0])
             ulp = None if np.isnan(errors[i]) else float(errors[i])
             first_by_kind[kind] = {"ulp": ulp, **_values(x, got, expected, i)}
-    first = None
-    if first_by_kind:
-        kind, example = next(iter(first_by_kind.items()))
-        first = {"kind": kind, **{k: v for k, v in example.items() if k != "ulp"}}
 
     def top(errors) -> list[dict]:
         ranked = np.where(np.isnan(errors), -1.0, errors)
@@ -211,7 +214,6 @@ def measure(call, quantity: str, x: np.ndarray, count: int | None = None) -> Sea
         count if count is not None else x.size,
         worst,
         kinds,
-        first,
         comparison.figure(),
         first_by_kind,
         top(ordinary),
