@@ -50,8 +50,8 @@ gate: setup
 	$(PY) -m pytest conformance --json results/gate.json
 
 lint: setup
-	$(VENV)/bin/ruff check reference conformance benchmarks tests
-	$(VENV)/bin/ruff format --check reference conformance benchmarks tests
+	$(VENV)/bin/ruff check reference conformance benchmarks tests tools
+	$(VENV)/bin/ruff format --check reference conformance benchmarks tests tools
 
 # The comparison report (report/index.html, report/report.md) from a real run of the gate
 # (results/results.json; a gate finding does not stop the report, which shows it), the
@@ -70,9 +70,9 @@ bench-reference: setup
 	$(PY) -m reference bench
 
 # Fixed numpy kernels (core, DRAM, page faults) timed every 10 s for as long as two
-# `make bench` runs: whether their halves differ by more than 5 % (conformance/steadiness.py).
+# `make bench` runs: whether their halves differ by more than 5 % (benchmarks/steadiness.py).
 bench-steadiness: setup
-	$(PY) -m conformance.steadiness --minutes 70 --json results/steadiness.json
+	$(PY) -m benchmarks.steadiness --minutes 70 --json results/steadiness.json
 
 # The full asv run on this machine: results saved for the checked-out commit (a framework
 # upgrade is a commit to constraints.txt, so `asv compare A B` shows its effect), the

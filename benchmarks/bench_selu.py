@@ -36,9 +36,8 @@ import tempfile
 from pathlib import Path
 
 from conformance import speed
+from conformance.io import write_atomic
 from conformance.registry import BY_ID
-from conformance.results import write_atomic
-from conformance.worker import remove_generated_modules
 
 IMPLEMENTATIONS = list(BY_ID)
 SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]
@@ -69,7 +68,7 @@ class _Selu:
 
     def teardown(self, impl, dtype, size, device):
         # In the benchmark's own process, which asv ends with os._exit (no atexit handlers).
-        remove_generated_modules()
+        speed.at_exit()
 
     def time_selu(self, impl, dtype, size, device):
         self.kernels.selu()

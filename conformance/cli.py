@@ -17,11 +17,12 @@ from pathlib import Path
 from . import destinations, results, selfnorm
 from . import policy as policy_module
 from .corpus import CorpusError
-from .engine import CACHE_DIR, Engine, Target
+from .engine import Engine, Target
 from .frameworks.user_impl import parse as parse_user_spec
+from .io import CACHE_DIR
+from .process.worker import Worker, WorkerError
 from .registry import ALL_DTYPES, BY_ID, SPECS, lookup
 from .runner import Runner
-from .worker import Worker, WorkerError
 
 DEFAULT_JSON = Path("results") / "results.json"
 
@@ -181,11 +182,6 @@ def cmd_list(args) -> int:
 # -- run and check -------------------------------------------------------------------------
 
 
-def _load_policy(args):
-    policy = policy_module.load(args.policy)
-    return policy, policy.profile(args.profile)
-
-
 def check_destinations(args) -> None:
     """Before any work: the results file and the reference cache can be written."""
     destinations.file(args.json or DEFAULT_JSON, "--json")
@@ -220,7 +216,7 @@ def _finish(findings, versions, profile, policy, skipped, args, started, selfnor
 
 def cmd_run(args) -> int:
     started = time.perf_counter()
-    policy, profile = _load_policy(args)
+    policy, profile = policy_module.load_profile(args.policy, args.profile)
     check_destinations(args)
     config = None if args.no_self_normalization else selfnorm.load_config()
     requested = args.impl or [spec.id for spec in SPECS]
@@ -264,7 +260,7 @@ def cmd_run(args) -> int:
     finally:
         runner.close()
     normalization = None
-    frameworks = [f for f in selfnorm.FRAMEWORKS if f in {spec.framework for spec in specs}]
+    frameworks = [g for g in selfnorm.groups() if g in {spec.framework for spec in specs}]
     if frameworks and config is not None:
         normalization = selfnorm.run(frameworks, config, progress=_progress)
         _report_selfnorm(normalization, args.verbose)
@@ -307,7 +303,7 @@ def cmd_check(args) -> int:
                 parse_user_spec(spec)
             except ValueError as error:
                 raise UsageError(str(error)) from None
-    policy, profile = _load_policy(args)
+    policy, profile = policy_module.load_profile(args.policy, args.profile)
     check_destinations(args)
     target = Target.user_function(forward, args.grad, args.dtype or ALL_DTYPES)
     engine = Engine(policy, profile, timeout=args.timeout, progress=_progress)

@@ -14,7 +14,7 @@ import pytest
 
 from conformance import destinations, results
 from conformance import policy as policy_module
-from conformance.engine import CACHE_DIR
+from conformance.io import CACHE_DIR
 from conformance.registry import ALL_DTYPES, FRAMEWORKS
 
 
@@ -130,7 +130,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             for check in known:
                 terminalreporter.line(f"{check['framework']} {check['check']}: {check['detail']}")
         for check in run.checks:
-            if "no longer observed" in check.get("note", ""):
+            if "stale_deviation" in check:
                 terminalreporter.line(
                     f"NOTE {check['framework']} {check['check']}: {check['note']}"
                 )

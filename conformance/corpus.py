@@ -134,7 +134,7 @@ def padded(x: np.ndarray) -> np.ndarray:
 
 
 def write(file: Path, entries_: list[Entry]) -> None:
-    from .results import write_atomic
+    from .io import write_atomic
 
     order = {impl: i for i, impl in enumerate(BY_ID)}
     ranked = sorted(
@@ -209,7 +209,7 @@ def refresh(
     """Replace the lines of `impl` on `device` and this machine's CPU level in the dtype's
     and quantity's file by the inputs of `worst` ({"input", "output", "expected", "ulp"}: a
     sweep's worst inputs and the first input of each violation kind)."""
-    from .results import cpu_level
+    from .machine import cpu_level
 
     cpu = cpu_level()
     file = path(dtype, quantity, folder)

@@ -51,7 +51,7 @@ def as_float64(x: np.ndarray) -> np.ndarray:
 
 
 def hexf(value: float) -> str:
-    """A value as DESIGN.md writes it: float.hex(), or "nan", "inf", "-inf"."""
+    """A value as docs/design.md writes it: float.hex(), or "nan", "inf", "-inf"."""
     value = float(value)
     if np.isnan(value):
         return "nan"

@@ -12,7 +12,7 @@
     devices = ["cpu"]                which devices ("*" = all; the default)
     dtypes = ["float32"]             which dtypes (default all)
     quantities = ["forward"]         forward, gradient (default both)
-    checks = ["accuracy"]            accuracy, special, layout, threads, eager-vs-compiled,
+    checks = ["accuracy"]            accuracy, special, layout, threads, eager-vs-compiled, dtype,
                                      sweep (every input of float16, bfloat16, float32, and
                                      the float64 worst-case search: `conformance sweep`)
     max_ulp = 1.5e7                  the observed bound (accuracy: ulps against the exact
@@ -41,12 +41,13 @@ from pathlib import Path
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from .axes import ALL_DTYPES, QUANTITIES, CheckName
 from .measure import KINDS, Figure
-from .registry import ALL_DTYPES, BY_ID, QUANTITIES
+from .registry import BY_ID
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.toml"
 DEFAULT_PROFILE = "strict"
-CHECKS = ("accuracy", "special", "layout", "threads", "eager-vs-compiled", "sweep")
+CHECKS = tuple(CheckName)  # the names a deviation's `checks` may list
 FAILURE_KINDS = ("error", "crash", "timeout", "wrong-dtype", "wrong-shape", "modified-input")
 
 
@@ -79,6 +80,7 @@ class Deviation:
     cause: str
     issue: str
     line: int
+    observed: str | None = None  # the value it gives, where a check compares one value
 
     def matches(
         self,
@@ -130,9 +132,14 @@ def _public(version: str) -> str:
 
 @dataclass(frozen=True)
 class Verdict:
+    """The policy's word on one finding. `deviation`: the recorded deviation that covers it
+    (known-deviation), that it is worse than (fail), or that no longer applies (`stale`:
+    it passed although the deviation matches, so the entry may go)."""
+
     verdict: str  # "pass", "known-deviation", "fail"
     deviation: Deviation | None = None
     note: str = ""
+    stale: bool = False
 
 
 class Policy:
@@ -180,6 +187,7 @@ class Policy:
                     matching[0],
                     "recorded deviation no longer observed: "
                     f"{self.path.name} line {matching[0].line} can go",
+                    stale=True,
                 )
             return Verdict("pass")
         for deviation in matching:
@@ -254,6 +262,13 @@ def load(path: str | Path | None = None) -> Policy:
 
         deviations.append(_deviation(spec, start, fail_at))
     return Policy(profiles, deviations, path)
+
+
+def load_profile(path: str | Path | None, profile: str | None) -> tuple[Policy, Profile]:
+    """The policy of `path` (default: the suite's own) and its profile `profile` (default:
+    strict); PolicyError as for `load` and `Policy.profile`."""
+    policy = load(path)
+    return policy, policy.profile(profile)
 
 
 def _profile(name: str, spec: dict, fail) -> Profile:

@@ -1,20 +1,27 @@
-"""Every implementation under test, by its stable id `framework/variant`.
+"""Every implementation under test, by its stable id `framework/variant`, built from the
+framework adapters (`conformance/frameworks/`, contract in `frameworks/base.py`).
 
-A `Spec` says what an implementation calls and what it claims (dtypes, a derivative); the
-code that calls the framework lives in one module per framework under
-`conformance/frameworks/`, loaded only inside a worker process (`worker.py`), so that the
-main process never imports a framework. Availability is decided here from the installed
-packages alone (no import), with the reason when one is missing.
+A `Spec` says what an implementation calls and what it claims (dtypes, a derivative, its
+devices) and the environment its worker needs; the code that calls the framework runs
+only inside a worker process (`process/worker.py`), so that the main process never imports
+a framework. Availability is decided here from the installed packages alone (no import),
+with the reason when one is missing.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
 from dataclasses import dataclass, field
 
-ALL_DTYPES = ("float16", "bfloat16", "float32", "float64")
-QUANTITIES = ("forward", "gradient")
+from .axes import ALL_DTYPES, DEVICES, QUANTITIES
+from .frameworks import Adapter, adapter, adapters
+
+__all__ = ["ALL_DTYPES", "BY_ID", "FRAMEWORKS", "QUANTITIES", "SPECS", "Spec", "lookup"]
+
+#: Thread pools every framework may use: OpenMP, MKL, OpenBLAS.
+_COMMON_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,9 @@ class Spec:
     gradient: bool = True
     eager: str | None = None  # for a compiled variant: the id of its eager counterpart
     env: dict = field(default_factory=dict, hash=False)  # environment of its worker
-
-    @property
-    def framework(self) -> str:
-        """The pytest marker and the group of the id: "torch" for "torch/functional"."""
-        return self.id.split("/")[0]
+    framework: str = ""  # its adapter's name: the pytest marker, the group of the id
+    devices: tuple[str, ...] = DEVICES
+    uses: tuple[str, ...] = ()  # the adapters it runs on besides its own
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -51,13 +56,18 @@ class Spec:
         """The installed version of its framework, read from package metadata."""
         return package_version(self.packages[0])
 
-
-# Distribution names of the import names, where they differ.
-_DISTRIBUTIONS = {"tensorflow": ("tensorflow-cpu", "tensorflow"), "jax": ("jax",)}
+    def worker_env(self, threads: int | None = None) -> dict[str, str]:
+        """The environment of its worker, with every pool it uses at `threads` threads."""
+        return {**thread_environment(threads, (self.framework, *self.uses)), **self.env}
 
 
 def package_version(package: str) -> str:
-    for dist in _DISTRIBUTIONS.get(package, (package,)):
+    """The installed version of an import name, from its distribution's metadata."""
+    distributions = next(
+        (a.distributions for a in adapters() if a.packages[0] == package and a.distributions),
+        (package,),
+    )
+    for dist in distributions:
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -65,92 +75,73 @@ def package_version(package: str) -> str:
     return "not installed"
 
 
-_KERAS_JAX = {"KERAS_BACKEND": "jax"}
-_KERAS_TORCH = {"KERAS_BACKEND": "torch"}
+def framework_packages() -> tuple[str, ...]:
+    """The import name that carries each framework's version, in the registry's order."""
+    return tuple(a.packages[0] for a in adapters())
 
-SPECS: tuple[Spec, ...] = (
-    Spec(
-        "numpy/reference",
-        "the suite's own vectorised numpy SELU (conformance/frameworks/numpy_impl.py)",
-        "numpy_impl",
-        "reference",
-        ("numpy",),
-    ),
-    Spec(
-        "torch/functional",
-        "torch.nn.functional.selu; autograd for the derivative",
-        "torch_impl",
-        "functional",
-        ("torch",),
-    ),
-    Spec("torch/module", "torch.nn.SELU()", "torch_impl", "module", ("torch",)),
-    Spec(
-        "torch/inplace",
-        "torch.nn.functional.selu(x, inplace=True) on a copy",
-        "torch_impl",
-        "inplace",
-        ("torch",),
-    ),
-    Spec(
-        "torch/compile",
-        "torch.compile(torch.nn.functional.selu)",
-        "torch_impl",
-        "compile",
-        ("torch",),
-        eager="torch/functional",
-    ),
-    Spec(
-        "tensorflow/nn",
-        "tf.nn.selu; tf.GradientTape for the derivative",
-        "tensorflow_impl",
-        "nn",
-        ("tensorflow",),
-    ),
-    Spec(
-        "tensorflow/keras",
-        "tf.keras.activations.selu, checked against "
-        "tf.keras.layers.Activation('selu', dtype=x.dtype)",
-        "tensorflow_impl",
-        "keras",
-        ("tensorflow",),
-    ),
-    Spec(
-        "tensorflow/xla",
-        "tf.function(tf.nn.selu, jit_compile=True)",
-        "tensorflow_impl",
-        "xla",
-        ("tensorflow",),
-        eager="tensorflow/nn",
-    ),
-    Spec("jax/nn", "jax.nn.selu; jax.vjp for the derivative", "jax_impl", "nn", ("jax",)),
-    Spec("jax/jit", "jax.jit(jax.nn.selu)", "jax_impl", "jit", ("jax",), eager="jax/nn"),
-    Spec(
-        "onnxruntime/selu",
-        "an ONNX Selu node (opset 22) run by onnxruntime",
-        "onnxruntime_impl",
-        "selu",
-        ("onnxruntime", "onnx"),
-        dtypes=("float16", "float32"),
-        gradient=False,
-    ),
-    Spec(
-        "keras/jax",
-        "keras.activations.selu, Keras 3 on the JAX backend",
-        "keras_impl",
-        "selu",
-        ("keras", "jax"),
-        env=_KERAS_JAX,
-    ),
-    Spec(
-        "keras/torch",
-        "keras.activations.selu, Keras 3 on the PyTorch backend",
-        "keras_impl",
-        "selu",
-        ("keras", "torch"),
-        env=_KERAS_TORCH,
-    ),
-)
 
+def thread_environment(threads: int | None, frameworks=None) -> dict[str, str]:
+    """Environment that limits the intra-op pools of `frameworks` (names; default: every
+    adapter's) to `threads` threads; nothing when `threads` is None."""
+    if threads is None:
+        return {}
+    env = dict.fromkeys(_COMMON_THREAD_VARIABLES, str(threads))
+    for a in _adapters(frameworks):
+        if a.thread_env is not None:
+            env.update(a.thread_env(threads))
+    return env
+
+
+def shared_environment(frameworks=None) -> dict[str, str]:
+    """The environment of every process that runs `frameworks` (default: every adapter):
+    their adapters' `env`, in the registry's order."""
+    env: dict[str, str] = {}
+    for a in _adapters(frameworks):
+        env.update(a.env)
+    return env
+
+
+def user_environment(threads: int | None = None) -> dict[str, str]:
+    """The worker environment of a user's function, which may call any framework: every
+    adapter's, where the caller's own environment does not set the variable, and every
+    pool at `threads` threads."""
+    env = {k: v for k, v in shared_environment().items() if k not in os.environ}
+    return {**env, **thread_environment(threads)}
+
+
+def _adapters(frameworks) -> list[Adapter]:
+    if frameworks is None:
+        return list(adapters())
+    return [adapter(name) for name in dict.fromkeys(frameworks)]
+
+
+def _specs() -> tuple[Spec, ...]:
+    specs = []
+    for a in adapters():
+        for v in a.variants:
+            uses = tuple(v.uses)
+            needed = (*a.packages, *(p for u in uses for p in adapter(u).packages))
+            packages = tuple(dict.fromkeys(needed))
+            specs.append(
+                Spec(
+                    id=f"{a.name}/{v.name}",
+                    calls=v.calls,
+                    module=a.module,
+                    variant=v.name,
+                    packages=packages,
+                    dtypes=v.dtypes,
+                    gradient=v.gradient,
+                    eager=f"{a.name}/{v.eager}" if v.eager else None,
+                    env={**shared_environment((a.name, *uses)), **v.env},
+                    framework=a.name,
+                    devices=v.devices,
+                    uses=uses,
+                )
+            )
+    return tuple(specs)
+
+
+SPECS: tuple[Spec, ...] = _specs()
 BY_ID = {spec.id: spec for spec in SPECS}
 FRAMEWORKS = tuple(dict.fromkeys(spec.framework for spec in SPECS))
 

@@ -1,4 +1,4 @@
-"""results.json: the record of a run (schema_version 1, DESIGN.md), written atomically.
+"""results.json: the record of a run (schema_version 1, docs/design.md), written atomically.
 
     schema_version, generated_at, environment {python, platform, cpu, frameworks, devices},
     profile, policy, implementations [...], measurements [...] (accuracy),
@@ -18,13 +18,14 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from .registry import SPECS, package_version
+from .io import write_atomic
+from .machine import cpu_level, cpu_name
+from .registry import SPECS, framework_packages, package_version
 
 SCHEMA_VERSION = 1
 VOLATILE_KEYS = ("generated_at", "timings")
@@ -34,48 +35,9 @@ class ResultsError(ValueError):
     """A results file that cannot be read; the message names the file and the line."""
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_level() -> str:
-    """The CPU's instruction-set level, which selects the frameworks' kernels (torch's
-    ATEN_CPU_CAPABILITY, XLA's and Eigen's vector width): on x86-64 its micro-architecture
-    level, x86-64-v4 (AVX-512), -v3 (AVX2, FMA), -v2; elsewhere the machine, with "+sve"
-    where it has SVE. Read from numpy's runtime CPU dispatch (no framework imported)."""
-    machine = platform.machine().lower()
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features
-    except ImportError:  # numpy < 2
-        from numpy.core._multiarray_umath import __cpu_features__ as features
-    if machine in ("x86_64", "amd64"):
-        for level in ("X86_V4", "X86_V3", "X86_V2"):
-            if features.get(level):
-                return f"x86-64-{level[-2:].lower()}"
-        return "x86-64"
-    return machine + ("+sve" if features.get("SVE") else "")
-
-
 def environment(workers: dict[str, dict]) -> dict:
-    frameworks = {
-        name: package_version(name)
-        for name in (
-            "numpy",
-            "torch",
-            "tensorflow",
-            "jax",
-            "keras",
-            "onnxruntime",
-            "mpmath",
-            "ml_dtypes",
-        )
-    }
+    names = (*framework_packages(), "mpmath", "ml_dtypes")
+    frameworks = {name: package_version(name) for name in names}
     devices = sorted({d for info in workers.values() for d in info.get("devices", [])})
     return {
         "python": sys.version.split()[0],
@@ -96,7 +58,7 @@ def build(
     skipped: dict[str, str],
     selfnorm=None,
 ) -> dict:
-    """The results document of a run from its findings (engine.Finding) and, where they
+    """The results document of a run from its findings (findings.Finding) and, where they
     ran, the self-normalisation checks (conformance.selfnorm.Run)."""
     measurements, special_values, checks = flatten(findings)
     counts = {"pass": 0, "known-deviation": 0, "fail": 0}
@@ -107,7 +69,7 @@ def build(
     for record in normalization:
         counts[record["verdict"]] += 1
     stale = prune_stale(measurements + special_values + checks)
-    stale += sorted({r["note"] for r in normalization if "no longer observed" in r.get("note", "")})
+    stale += sorted({r["note"] for r in normalization if "stale_deviation" in r})
     verdict = overall_verdict(counts)
     implementations = []
     for spec in SPECS:
@@ -204,26 +166,6 @@ def write(document: dict, path: str | Path) -> Path:
     """Write atomically: a temporary file in the same folder, then a rename."""
     text = json.dumps(document, indent=1, sort_keys=False, default=_default, allow_nan=False)
     return write_atomic(path, text + "\n")
-
-
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write `text` to `path` so that readers (and a later run, after a kill -9 at any
-    moment) see the old file or the new one, never a part: a temporary file in the same
-    folder, flushed to disk, then renamed over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the results from others
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read(path: str | Path) -> dict:

@@ -13,10 +13,11 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .engine import Engine, Finding, ReferenceStore, Target
+from .engine import Engine, ReferenceStore, Target
+from .findings import Finding
 from .policy import Policy, Profile
+from .process.worker import WorkerError
 from .registry import Spec
-from .worker import WorkerError
 
 
 @dataclass

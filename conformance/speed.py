@@ -26,14 +26,14 @@ import statistics
 import subprocess
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 
-from conformance.registry import BY_ID, Spec, package_version
+from conformance.frameworks import adapters
+from conformance.registry import BY_ID, Spec, framework_packages, package_version
 
 DIRECTIONS = ("forward", "backward")
 DEVICES = ("cpu", "cuda")
@@ -47,13 +47,6 @@ DTYPES = {
 TRAFFIC = {"forward": 2, "backward": 4}
 NEGATIVE_SHARE = 0.5  # only x <= 0 computes an exponential
 SEED = 0
-
-# The frameworks that asv's fork server imports once (`preload`), so that each benchmark
-# process it forks starts with them. keras_impl is not among them: keras/jax and
-# keras/torch need different backends (see `_framework`).
-PRELOAD = ("numpy_impl", "torch_impl", "tensorflow_impl", "jax_impl", "onnxruntime_impl")
-# torch.compile's own modules, a few seconds of imports that every compiled case needs.
-_TORCH_COMPILE_MODULES = ("torch._dynamo", "torch._inductor.compile_fx")
 
 
 # Run by `remove_when_gone` in a process of its own: waits for a pid to end, then removes a
@@ -86,20 +79,24 @@ def remove_when_gone(pid: int, folder: str) -> subprocess.Popen:
 
 
 def preload(sizes=()) -> dict[str, str]:
-    """Import the framework modules that are installed, and make the inputs of `sizes` in
-    every dtype (a process forked from this one then finds them made); the reason for each
-    module that fails to import."""
+    """Import the frameworks that are installed (those whose adapter asks for it, with the
+    modules it names in `warm_imports`), and make the inputs of `sizes` in every dtype (a
+    process forked from this one then finds them made); the reason for each framework
+    that fails to import."""
     for size in sizes:
         for dtype in DTYPES:
             inputs(dtype, size)
     failed = {}
-    for module in PRELOAD:
+    for adapter in adapters():
+        if not adapter.benchmark_preload:
+            continue
         try:
-            importlib.import_module(f"conformance.frameworks.{module}")
+            for package in adapter.packages:
+                importlib.import_module(package)
         except Exception as error:  # a framework that fails to load: its cases skip later
-            failed[module] = f"{type(error).__name__}: {error}"
-    if "torch" in sys.modules:
-        for module in _TORCH_COMPILE_MODULES:
+            failed[adapter.name] = f"{type(error).__name__}: {error}"
+            continue
+        for module in adapter.warm_imports:
             importlib.import_module(module)
     return failed
 
@@ -135,25 +132,18 @@ def skip_reason(spec: Spec, dtype: str, device: str, direction: str) -> str | No
         return f"{spec.id} has no derivative (forward only)"
     if device == "cuda" and not _has_nvidia_gpu():
         return "no NVIDIA GPU on this machine (/dev/nvidiactl is missing)"
-    if device == "cuda" and spec.module == "keras_impl":
+    if device not in spec.devices:
         return f"{spec.id} runs on the CPU only in this suite"
     return None
 
 
 def _framework(spec: Spec):
-    """The framework module of a spec, imported in this process. Keras takes its backend
-    from KERAS_BACKEND when it is first imported, and TensorFlow imports it (with the
-    tensorflow backend): where it is loaded with another backend, Keras's own
-    keras.config.set_backend imports it afresh."""
-    backend = spec.env.get("KERAS_BACKEND")
-    if backend is not None:
-        os.environ["KERAS_BACKEND"] = backend
-        keras = sys.modules.get("keras")
-        if keras is not None and keras.config.backend() != backend:
-            with warnings.catch_warnings():  # that objects made before it become unusable:
-                warnings.simplefilter("ignore")  # none is made before it here
-                keras.config.set_backend(backend)
-    return importlib.import_module(f"conformance.frameworks.{spec.module}")
+    """The framework module of a spec, prepared in this process for the spec's variant
+    (its `select`, where it has one: Keras's backend)."""
+    module = importlib.import_module(f"conformance.frameworks.{spec.module}")
+    if hasattr(module, "select"):
+        module.select(spec.variant)
+    return module
 
 
 @functools.cache
@@ -165,9 +155,10 @@ def prepare(impl: str, dtype: str, size: int, device: str, direction: str):
         raise NotImplementedError(reason)
     try:
         module = _framework(spec)
+        devices = module.devices()
     except ImportError as error:
         raise NotImplementedError(f"{impl}: {error}") from None
-    if device not in module.devices():
+    if device not in devices:
         raise NotImplementedError(f"{impl} has no device {device!r} here")
     x, g = inputs(dtype, size)
     kernels = module.kernels(spec.variant, direction, device, x, g)
@@ -230,19 +221,35 @@ def gigabytes_per_second(direction: str, dtype: str, size: int, seconds: float) 
 def environment() -> dict:
     """Versions and devices to keep beside asv's results (asv's `existing` environment
     records neither): the pinned frameworks, the CPU and, where there is one, the GPU."""
-    from conformance.results import cpu_name
+    from conformance.machine import cpu_name
 
-    frameworks = {
-        name: package_version(name)
-        for name in ("numpy", "torch", "tensorflow", "jax", "keras", "onnxruntime", "ml_dtypes")
-    }
+    frameworks = {name: package_version(name) for name in (*framework_packages(), "ml_dtypes")}
     devices = {"cpu": f"{cpu_name()} ({os.cpu_count()} logical CPUs)"}
-    if _has_nvidia_gpu() and frameworks["torch"] != "not installed":
-        import torch
-
-        if torch.cuda.is_available():
-            devices["cuda"] = torch.cuda.get_device_name(0)
+    if _has_nvidia_gpu():
+        devices.update(_gpu_names())
     return {"python": sys.version.split()[0], "frameworks": frameworks, "devices": devices}
+
+
+def at_exit() -> None:
+    """The clean-ups of the framework modules this process imported (`at_exit`), which
+    atexit handlers would run but os._exit skips."""
+    for adapter in adapters():
+        module = sys.modules.get(f"conformance.frameworks.{adapter.module}")
+        if module is not None and hasattr(module, "at_exit"):
+            module.at_exit()
+
+
+def _gpu_names() -> dict[str, str]:
+    """{device: name} from the first installed framework whose module can tell
+    (`device_names`)."""
+    for adapter in adapters():
+        if BY_ID[f"{adapter.name}/{adapter.variants[0].name}"].unavailable() is not None:
+            continue
+        module = importlib.import_module(f"conformance.frameworks.{adapter.module}")
+        names = getattr(module, "device_names", lambda: {})()
+        if names:
+            return names
+    return {}
 
 
 BENCHMARKS = {"forward": "bench_selu.Forward", "backward": "bench_selu.Backward"}
@@ -445,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "environment":
-            from conformance.results import write_atomic
+            from conformance.io import write_atomic
 
             write_atomic(args.path, json.dumps(environment(), indent=1) + "\n")
         elif args.command == "summary":

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.engine import finding_id
-from conformance.inputs import accuracy_set_names
+from conformance.checks import plan
+from conformance.engine import Target
+from conformance.findings import finding_id
 from conformance.registry import SPECS, Spec, lookup
 
 
@@ -26,7 +27,7 @@ class Case:
     device: str
     dtype: str
     quantity: str | None
-    check: str
+    check: str  # the last part of the id: an input set's name for accuracy
     skip: str | None
 
     @property
@@ -35,6 +36,7 @@ class Case:
 
 
 def _cases(config) -> list[Case]:
+    """The engine's plan (`checks.plan`) of every selected implementation and device."""
     wanted = config.getoption("--impl")
     for impl_id in wanted:
         try:
@@ -42,19 +44,16 @@ def _cases(config) -> list[Case]:
         except ValueError as error:
             raise pytest.UsageError(str(error)) from None
     specs = [s for s in SPECS if not wanted or s.id in wanted]
-    dtypes = config.getoption("--dtype")
+    dtypes = config.getoption("--dtype") or None
     devices = config.getoption("--device") or ["cpu"]
     cases = []
     for spec in specs:
         skip = spec.unavailable()
         for device in devices:
-            for dtype in [d for d in spec.dtypes if not dtypes or d in dtypes]:
-                for quantity in spec.quantities:
-                    checks = [*accuracy_set_names(dtype, quantity), "special", "layout"]
-                    checks += ["threads"] if device == "cpu" else []
-                    checks += ["eager-vs-compiled"] if spec.eager else []
-                    cases += [Case(spec, device, dtype, quantity, c, skip) for c in checks]
-            cases.append(Case(spec, device, "all", None, "dtype", skip))
+            cases += [
+                Case(spec, device, p.dtype, p.quantity, p.part, skip)
+                for p in plan(Target.of(spec), device, dtypes)
+            ]
     return cases
 
 

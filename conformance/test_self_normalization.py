@@ -12,54 +12,46 @@ from __future__ import annotations
 import pytest
 
 from conformance import selfnorm
+from conformance.frameworks.base import SelfNormCheck as Check
 from conformance.selfnorm.child import STACKS
-from conformance.selfnorm.judge import CHILDREN, missing_package
+from conformance.selfnorm.judge import missing_package
+from conformance.selfnorm.suites import suites
 
-KINDS = {
-    "torch": ("stack", "lecun-normal", "alpha-dropout-moments", "alpha-dropout-saturation"),
-    "tensorflow": ("stack", "lecun-normal"),
-    "jax": ("stack", "lecun-normal"),
-    "keras-torch": ("keras-idiom",),
-    "keras-jax": ("keras-idiom",),
-    "keras-tensorflow": (
-        "keras-idiom",
-        "alpha-dropout-moments",
-        "alpha-dropout-saturation",
-    ),
-}
-MARKS = {"keras-tensorflow": "keras", "keras-jax": "keras", "keras-torch": "keras"}
+#: The dtypes of the AlphaDropout saturation value (`probes.saturation`).
+SATURATION_DTYPES = ("float32", "float64")
 
 
 def _frameworks(config) -> list[str]:
-    """Every framework, or those of the implementations chosen with --impl."""
+    """Every group of suites, or those of the implementations chosen with --impl."""
     wanted = {impl.split("/")[0] for impl in config.getoption("--impl")}
-    return [f for f in selfnorm.FRAMEWORKS if not wanted or f in wanted]
+    return [g for g in selfnorm.groups() if not wanted or g in wanted]
+
+
+def _variants(kind: str):
+    if kind == Check.STACK:
+        return [
+            (
+                f"{a}-{'standardised' if i == 'standardised' else 'unstandardised'}"
+                + ("-contrast" if contrast else ""),
+                (a, i),
+            )
+            for a, i, contrast in STACKS
+        ]
+    if kind == Check.ALPHA_DROPOUT_SATURATION:
+        return [(d, d) for d in SATURATION_DTYPES]
+    return [("", None)]
 
 
 def _cases(frameworks):
-    for framework in frameworks:
-        for child in CHILDREN[framework]:
-            missing = missing_package(child)
-            for kind in KINDS[child]:
-                if kind == "stack":
-                    variants = [
-                        (
-                            f"{a}-{'standardised' if i == 'standardised' else 'unstandardised'}"
-                            + ("-contrast" if contrast else ""),
-                            (a, i),
-                        )
-                        for a, i, contrast in STACKS
-                    ]
-                elif kind == "alpha-dropout-saturation":
-                    variants = [(d, d) for d in ("float32", "float64")]
-                else:
-                    variants = [("", None)]
-                for suffix, key in variants:
-                    case_id = "-".join(p for p in ("selfnorm", child, kind, suffix) if p)
-                    marks = [getattr(pytest.mark, MARKS.get(child, framework))]
-                    if missing:
-                        marks.append(pytest.mark.skip(reason=f"{child}: {missing}"))
-                    yield pytest.param(framework, child, kind, key, id=case_id, marks=marks)
+    for suite in suites(frameworks):
+        missing = missing_package(suite)
+        for kind in suite.checks:
+            for suffix, key in _variants(kind):
+                case_id = "-".join(p for p in ("selfnorm", suite.name, kind, suffix) if p)
+                marks = [getattr(pytest.mark, suite.marker)]
+                if missing:
+                    marks.append(pytest.mark.skip(reason=f"{suite.name}: {missing}"))
+                yield pytest.param(suite.group, suite.name, kind, key, id=case_id, marks=marks)
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +76,7 @@ def test_self_normalization(self_normalization, framework, child, kind, key):
     failed = [c for c in run.checks if c["framework"] == child and c["check"] == "run"]
     if failed:
         pytest.fail(f"{child}: the measurement did not finish: {failed[0]['detail']}")
-    if kind == "stack":
+    if kind == Check.STACK:
         found = [
             r
             for r in run.records

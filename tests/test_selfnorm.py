@@ -9,8 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from conformance.frameworks.base import SelfNormCheck as Check
 from conformance.selfnorm import CONFIG_PATH, judge, load_config, probes
 from conformance.selfnorm.bounds import stack_bounds
+from conformance.selfnorm.suites import Suite, all_suites
 from reference import derive
 
 CONFIG = load_config()
@@ -151,6 +153,8 @@ def test_a_recorded_saturation_deviation_is_known_and_a_fixed_one_is_stale():
         "torch", {**measured, "observed": (-LAM_ALPHA_64).hex()}, "2.13.0", config
     )
     assert fixed["verdict"] == "pass" and "no longer observed" in fixed["note"]
+    assert fixed["stale_deviation"] == 0  # the entry's line, a field: not read from the note
+    assert "stale_deviation" not in seen
 
 
 @pytest.mark.parametrize(("scale", "ok"), [(True, True), (False, False)])
@@ -196,15 +200,20 @@ def test_config_errors_name_the_file_and_line(tmp_path):
         load_config(tmp_path / "absent.toml")
 
 
-def test_a_child_that_fails_is_a_reported_failure(monkeypatch):
-    """A framework whose child dies is a failed check with the child's last words, and the
-    other frameworks go on."""
-    monkeypatch.setitem(judge.CHILDREN, "broken", ("no-such-framework",))
-    monkeypatch.setitem(judge.PACKAGES, "no-such-framework", ("numpy",))
-    run = judge.run(["broken"], CONFIG, timeout=120)
+def _suites(*suites):
+    return lambda frameworks: [s for s in suites if s.group in frameworks]
+
+
+def test_a_suite_that_fails_is_a_reported_failure(monkeypatch):
+    """A suite whose worker task fails (here: a module without the stack's hook) is a
+    failed `run` check with the failure's kind and reason, and the other suites go on."""
+    broken = Suite("broken", "numpy", "numpy", "numpy_impl", (Check.STACK,), ("numpy",))
+    monkeypatch.setattr(judge, "suites", _suites(broken))
+    run = judge.run(["numpy"], CONFIG, timeout=120)
     assert [c["check"] for c in run.checks] == ["run"]
     assert run.checks[0]["verdict"] == "fail"
-    assert "unknown framework 'no-such-framework'" in run.checks[0]["detail"]
+    assert run.checks[0]["detail"].startswith("error: AttributeError")
+    assert "dense_stack" in run.checks[0]["detail"]
 
 
 def test_the_report_shows_the_stacks_and_the_checks(tmp_path):
@@ -234,9 +243,22 @@ def test_the_report_shows_the_stacks_and_the_checks(tmp_path):
     assert "≈ known deviation" in markdown.split("### Self-normalisation")[1]
 
 
-def test_a_child_whose_framework_is_missing_is_left_out_with_the_reason(monkeypatch):
-    monkeypatch.setitem(judge.CHILDREN, "absent", ("absent-child",))
-    monkeypatch.setitem(judge.PACKAGES, "absent-child", ("no_such_package_here",))
+def test_a_suite_whose_framework_is_missing_is_left_out_with_the_reason(monkeypatch):
+    absent = Suite("absent-suite", "absent", "absent", "absent_impl", (Check.STACK,), ("nope",))
+    monkeypatch.setattr(judge, "suites", _suites(absent))
     run = judge.run(["absent"], CONFIG, timeout=120)
     assert run.checks == [] and run.records == []
-    assert run.skipped == {"absent-child": "no_such_package_here is not installed"}
+    assert run.skipped == {"absent-suite": "nope is not installed"}
+
+
+def test_the_suites_come_from_the_adapters_in_the_gate_order():
+    """Each framework's own suite, then Keras's on it; the groups in the registry's order."""
+    names = [(s.group, s.name, s.marker) for s in all_suites()]
+    assert names == [
+        ("torch", "torch", "torch"),
+        ("torch", "keras-torch", "keras"),
+        ("tensorflow", "tensorflow", "tensorflow"),
+        ("tensorflow", "keras-tensorflow", "keras"),
+        ("jax", "jax", "jax"),
+        ("jax", "keras-jax", "keras"),
+    ]

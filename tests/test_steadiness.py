@@ -1,11 +1,11 @@
-"""conformance.steadiness: the machine-speed probe that tells whether two benchmark runs
+"""benchmarks.steadiness: the machine-speed probe that tells whether two benchmark runs
 can agree within 5 % here."""
 
 import json
 
 import pytest
 
-from conformance import steadiness
+from benchmarks import steadiness
 
 
 def samples(times_by_half, per_half=6, interval=10.0):

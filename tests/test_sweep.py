@@ -22,7 +22,7 @@ import reference
 from conformance.measure import as_float64, compare_one_sided, summarize
 from conformance.sweep import chunk as sweep_chunk
 from conformance.sweep import float64 as search
-from conformance.sweep.summary import BUCKETS, NO_FIGURE, Summary
+from conformance.sweep.summary import BUCKETS, NO_FIGURE, RangeSummary
 from reference import format_of
 
 HERE = Path(__file__).parent
@@ -140,10 +140,10 @@ def test_summaries_merge_in_any_order():
         for a in range(0xB3000000, 0xB3000000 + 4 * 4096, 4096)
     ]
     one = sweep_chunk.measure(FUNCTIONS["e^x - 1"], "float32", "forward", 0xB3000000, 0xB3004000)
-    forward = Summary()
+    forward = RangeSummary()
     for part in parts:
         forward = forward.merge(part)
-    backward = Summary()
+    backward = RangeSummary()
     for part in reversed(parts):
         backward = part.merge(backward)
     for merged in (forward, backward):

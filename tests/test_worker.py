@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conformance import views
-from conformance.worker import Worker, WorkerError
+from conformance.process.worker import Worker, WorkerError
 
 HERE = Path(__file__).parent
 

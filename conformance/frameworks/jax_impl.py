@@ -1,28 +1,58 @@
-"""jax/nn, jax/jit.
+"""JAX: jax/nn, jax/jit, and the self-normalisation stack (jax.nn.initializers.lecun_normal,
+jax.nn.selu, jax.vjp layer by layer: the gradient with respect to every layer's output).
 
 The worker sets JAX_ENABLE_X64=1 (float64 is otherwise silently computed in float32).
 numpy arrays are placed with jax.device_put (a copy); the derivative is jax.vjp with a
 cotangent of ones, elementwise because SELU is.
 """
 
+from __future__ import annotations
+
 import functools
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from conformance.frameworks import Kernels
+from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant, appended_flags
+from conformance.frameworks.base import SelfNormCheck as Check
+
+
+def thread_environment(n: int) -> dict[str, str]:
+    """XLA's CPU client to `n` threads (read when jax is imported)."""
+    xla = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}"
+    return {"XLA_FLAGS": appended_flags("XLA_FLAGS", xla)}
+
+
+ADAPTER = Adapter(
+    name="jax",
+    module="jax_impl",
+    packages=("jax",),
+    distributions=("jax",),
+    order=3,
+    variants=(
+        Variant("nn", "jax.nn.selu; jax.vjp for the derivative"),
+        Variant("jit", "jax.jit(jax.nn.selu)", eager="nn"),
+    ),
+    env={"JAX_ENABLE_X64": "1"},  # float64 is otherwise silently computed in float32
+    thread_env=thread_environment,
+    selfnorm=(SelfNormSuite("jax", (Check.STACK, Check.LECUN_NORMAL)),),
+)
 
 
 def version() -> str:
+    import jax
+
     return jax.__version__
 
 
 def _jax_device(device: str):
+    import jax
+
     return jax.devices("cpu")[0] if device == "cpu" else jax.devices("gpu")[0]
 
 
 def devices() -> list[str]:
+    import jax
+
     try:
         jax.devices("gpu")
         return ["cpu", "cuda"]
@@ -35,12 +65,17 @@ def set_threads(n: int) -> None:
 
 
 def _gradient(x):
+    import jax
+    import jax.numpy as jnp
+
     y, pullback = jax.vjp(jax.nn.selu, x)
     return pullback(jnp.ones_like(y))[0]
 
 
 @functools.cache
 def build(variant: str, quantity: str, device: str):
+    import jax
+
     compute = jax.nn.selu if quantity == "forward" else _gradient
     if variant == "jit":
         compute = jax.jit(compute)
@@ -56,6 +91,7 @@ def build(variant: str, quantity: str, device: str):
 
 def value_and_gradient(f):
     """(f(x), g·f'(x)) through jax.vjp: the backward of a training step."""
+    import jax
 
     def compute(x, g):
         y, pullback = jax.vjp(f, x)
@@ -67,6 +103,8 @@ def value_and_gradient(f):
 def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndarray) -> Kernels:
     """jax.nn.selu and x * 2, called as they are (jax/nn) or under jax.jit (jax/jit, one
     compiled function for the value and the gradient)."""
+    import jax
+
     if variant not in ("nn", "jit"):
         raise ValueError(f"unknown jax variant {variant!r}")
     return timed(
@@ -78,6 +116,8 @@ def timed(selu, scale, direction: str, target, x, g, jit: bool = False) -> Kerne
     """`Kernels` of two functions of a jax array (jax's, or Keras's on the jax backend), on
     the device `target`: f(x) for the forward, `value_and_gradient` for the backward.
     Dispatch is asynchronous on every device: jax.block_until_ready waits for the output."""
+    import jax
+
     xd, gd = jax.device_put(x, target), jax.device_put(g, target)
 
     def call(f):
@@ -100,3 +140,47 @@ def snippet(variant, quantity, dtype, device, x_hex) -> str:
     else:
         body = f"{make}; y, g = jax.vjp({f}, x); print(float(g(jnp.ones_like(y))[0][0]).hex())"
     return f'JAX_ENABLE_X64=1 python -c "import jax, jax.numpy as jnp; {body}"'
+
+
+# -- self-normalisation (conformance/selfnorm) ---------------------------------------------
+
+LECUN_NORMAL = "jax.nn.initializers.lecun_normal()(key, shape)"
+
+
+def lecun_normal(fan_in: int, fan_out: int, seed: int) -> np.ndarray:
+    import jax
+    import jax.numpy as jnp
+
+    init = jax.nn.initializers.lecun_normal()
+    return np.asarray(init(jax.random.PRNGKey(seed), (fan_in, fan_out), jnp.float32))
+
+
+def dense_stack(x: np.ndarray, g: np.ndarray, depth: int, activation: str, seed: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    init = jax.nn.initializers.lecun_normal()
+    width = x.shape[1]
+    keys = jax.random.split(jax.random.PRNGKey(seed), depth)
+    weights = [init(k, (width, width), jnp.float32) for k in keys]
+    act = {"selu": jax.nn.selu, "relu": jax.nn.relu}[activation]
+
+    def layer(h, w):
+        return act(h @ w)  # zero bias
+
+    outputs = [jnp.asarray(x)]
+    for w in weights:
+        outputs.append(layer(outputs[-1], w))
+    grad = jnp.asarray(g)
+    grads = [grad]
+    for h, w in zip(reversed(outputs[:-1]), reversed(weights), strict=True):
+        _, pullback = jax.vjp(lambda h, w=w: layer(h, w), h)
+        grad = pullback(grad)[0]
+        grads.append(grad)
+    grads.reverse()
+    wide = [np.asarray(t, dtype=np.float64) for t in outputs]
+    return {
+        "means": [float(t.mean()) for t in wide[1:]],
+        "variances": [float(t.var()) for t in wide[1:]],
+        "grad_norms": [float(np.linalg.norm(np.asarray(t, dtype=np.float64))) for t in grads],
+    }

@@ -17,7 +17,20 @@ selu(-inf) = -λα, and the derivative at ±0 is the left value λα.
 
 import numpy as np
 
-from conformance.frameworks import Kernels
+from conformance.frameworks.base import Adapter, Kernels, Variant
+
+ADAPTER = Adapter(
+    name="numpy",
+    module="numpy_impl",
+    packages=("numpy",),
+    order=0,
+    variants=(
+        Variant(
+            "reference",
+            "the suite's own vectorised numpy SELU (conformance/frameworks/numpy_impl.py)",
+        ),
+    ),
+)
 
 # α, λ from the fixed-point conditions (python -m reference constants), 40 digits: more
 # than float64 or the x87 extended format can hold, so each parses to its correct rounding.

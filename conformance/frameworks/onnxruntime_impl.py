@@ -2,23 +2,40 @@
 onnxruntime's CPU execution provider. Forward only (onnxruntime trains, but its training
 API is another product). The model's input has no fixed rank or shape."""
 
+from __future__ import annotations
+
 import functools
 
 import numpy as np
-import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
 
-from conformance.frameworks import Kernels
+from conformance.frameworks.base import Adapter, Kernels, Variant
 
+ADAPTER = Adapter(
+    name="onnxruntime",
+    module="onnxruntime_impl",
+    packages=("onnxruntime", "onnx"),
+    order=4,
+    variants=(
+        Variant(
+            "selu",
+            "an ONNX Selu node (opset 22) run by onnxruntime",
+            dtypes=("float16", "float32"),
+            gradient=False,
+        ),
+    ),
+)
+# ONNX's element types (onnx.TensorProto) of the dtypes the session is made for.
 _ELEMENT_TYPE = {
-    np.dtype(np.float16): TensorProto.FLOAT16,
-    np.dtype(np.float32): TensorProto.FLOAT,
-    np.dtype(np.float64): TensorProto.DOUBLE,
+    np.dtype(np.float16): "FLOAT16",
+    np.dtype(np.float32): "FLOAT",
+    np.dtype(np.float64): "DOUBLE",
 }
 _THREADS = {"n": 0}  # 0: onnxruntime's default
 
 
 def version() -> str:
+    import onnxruntime as ort
+
     return ort.__version__
 
 
@@ -31,10 +48,13 @@ def set_threads(n: int) -> None:
 
 
 @functools.cache
-def _session(dtype: np.dtype, op: str = "Selu") -> ort.InferenceSession:
+def _session(dtype: np.dtype, op: str = "Selu"):
     """A session of one node: Selu (α, γ: the ONNX defaults, SELU's), or Mul by a constant 2
     (the scale that the benchmarks time beside it)."""
-    element = _ELEMENT_TYPE[dtype]
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    element = getattr(TensorProto, _ELEMENT_TYPE[dtype])
     if op == "Selu":
         node, initializer = helper.make_node("Selu", ["x"], ["y"]), []
     else:

@@ -1,4 +1,6 @@
-"""tensorflow/nn, tensorflow/keras, tensorflow/xla.
+"""TensorFlow: tensorflow/nn, tensorflow/keras, tensorflow/xla, and the self-normalisation
+stack in tf.keras (the brief's idiom, tf.keras.layers.Dense(width,
+kernel_initializer='lecun_normal', activation='selu'), and tf.GradientTape).
 
 numpy arrays become tensors with tf.constant (a copy; bfloat16 is ml_dtypes.bfloat16, which
 TensorFlow uses for its own bfloat16). The derivative is tf.GradientTape's gradient of the
@@ -6,26 +8,93 @@ outputs' sum, elementwise because SELU is. tf.keras is Keras 3 on the TensorFlow
 (the worker sets KERAS_BACKEND=tensorflow).
 """
 
+from __future__ import annotations
+
 import functools
-import os
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow as tf
+from conformance.frameworks.base import (
+    Adapter,
+    Kernels,
+    SelfNormSuite,
+    Variant,
+    appended_flags,
+    no_wait,
+)
+from conformance.frameworks.base import (
+    SelfNormCheck as Check,
+)
 
-from conformance.frameworks import Kernels, no_wait
+
+def thread_environment(n: int) -> dict[str, str]:
+    """TensorFlow's two pools, and XLA's CPU client (tensorflow/xla) to `n` threads."""
+    xla = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}"
+    return {
+        "TF_NUM_INTRAOP_THREADS": str(n),
+        "TF_NUM_INTEROP_THREADS": str(n),
+        "XLA_FLAGS": appended_flags("XLA_FLAGS", xla),
+    }
+
+
+ADAPTER = Adapter(
+    name="tensorflow",
+    module="tensorflow_impl",
+    packages=("tensorflow",),
+    distributions=("tensorflow-cpu", "tensorflow"),
+    order=2,
+    variants=(
+        Variant("nn", "tf.nn.selu; tf.GradientTape for the derivative"),
+        Variant(
+            "keras",
+            "tf.keras.activations.selu, checked against "
+            "tf.keras.layers.Activation('selu', dtype=x.dtype)",
+        ),
+        Variant("xla", "tf.function(tf.nn.selu, jit_compile=True)", eager="nn"),
+    ),
+    # C++ log lines off; tf.keras is Keras 3, whose backend must then be TensorFlow's.
+    env={"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"},
+    thread_env=thread_environment,
+    selfnorm=(SelfNormSuite("tensorflow", (Check.STACK, Check.LECUN_NORMAL)),),
+)
+
+
+def at_exit() -> None:
+    """Delete the module files that TensorFlow's autograph wrote for this process.
+
+    Autograph writes each function it converts (tf.function) as a module,
+    <temporary folder>/__autograph_generated_file*.py, and deletes it in an atexit handler.
+    The suite's children end in os._exit (worker processes, and asv's forked benchmark
+    processes), where atexit handlers never run: without this, every compiled
+    TensorFlow function left a file behind (about 4000 in /tmp after a few days' runs)."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.gettempdir()).resolve()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name.startswith("__autograph_generated_file") and file:
+            path = Path(file).resolve()
+            if path.parent == folder:
+                path.unlink(missing_ok=True)
 
 
 def version() -> str:
+    import tensorflow as tf
+
     return tf.__version__
 
 
 def devices() -> list[str]:
+    import tensorflow as tf
+
     return ["cpu"] + (["cuda"] if tf.config.list_physical_devices("GPU") else [])
 
 
 def set_threads(n: int) -> None:
+    import tensorflow as tf
+
     tf.config.threading.set_intra_op_parallelism_threads(n)
     tf.config.threading.set_inter_op_parallelism_threads(n)
 
@@ -37,6 +106,8 @@ def _device(device: str) -> str:
 def _keras_selu(t):
     """tf.keras.activations.selu, checked against tf.keras.layers.Activation('selu') with the
     input's dtype as its policy (by default a layer computes in float32)."""
+    import tensorflow as tf
+
     y = tf.keras.activations.selu(t)
     layer = tf.keras.layers.Activation("selu", dtype=t.dtype.name)
     z = layer(t)
@@ -46,6 +117,8 @@ def _keras_selu(t):
 
 
 def _selu_function(variant: str):
+    import tensorflow as tf
+
     if variant in ("nn", "xla"):
         return tf.nn.selu
     if variant == "keras":
@@ -55,6 +128,8 @@ def _selu_function(variant: str):
 
 @functools.cache
 def build(variant: str, quantity: str, device: str):
+    import tensorflow as tf
+
     f = _selu_function(variant)
 
     def gradient_of(t):
@@ -75,6 +150,8 @@ def build(variant: str, quantity: str, device: str):
 
 
 def _scale(variant: str, dtype):
+    import tensorflow as tf
+
     if variant == "keras":
         return lambda t: tf.keras.ops.multiply(t, 2)
     two = tf.constant(2, dtype)  # made once, not an extra op in every timed call
@@ -85,6 +162,8 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
     """Eager calls (tensorflow/keras without the Activation-layer cross-check), or one
     XLA-compiled tf.function per call for tensorflow/xla; GradientTape with g as the output
     gradient for the backward. tf.test.experimental.sync_devices() waits for a GPU."""
+    import tensorflow as tf
+
     with tf.device(_device(device)):
         t, gt = tf.identity(tf.constant(x)), tf.identity(tf.constant(g))
     selu = tf.keras.activations.selu if variant == "keras" else _selu_function(variant)
@@ -133,3 +212,40 @@ def snippet(variant, quantity, dtype, device, x_hex) -> str:
             "t.__exit__(None, None, None); print(float(t.gradient(y, x)[0]).hex())"
         )
     return f'python -c "import tensorflow as tf; {body}"'
+
+
+# -- self-normalisation (conformance/selfnorm) ---------------------------------------------
+
+LECUN_NORMAL = "tf.keras.initializers.LecunNormal(seed)"
+
+
+def lecun_normal(fan_in: int, fan_out: int, seed: int) -> np.ndarray:
+    import tensorflow as tf
+
+    return tf.keras.initializers.LecunNormal(seed=seed)((fan_in, fan_out)).numpy()
+
+
+def dense_stack(x: np.ndarray, g: np.ndarray, depth: int, activation: str, seed: int) -> dict:
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    width = x.shape[1]
+    layers = [
+        tf.keras.layers.Dense(width, kernel_initializer="lecun_normal", activation=activation)
+        for _ in range(depth)
+    ]
+    h = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        outputs = [h]
+        for layer in layers:
+            h = layer(h)
+            outputs.append(h)
+        loss = tf.reduce_sum(h * tf.constant(g))
+    grads = tape.gradient(loss, outputs)
+    wide = [tf.cast(t, tf.float64) for t in outputs]
+    return {
+        "means": [float(tf.reduce_mean(t)) for t in wide[1:]],
+        "variances": [float(tf.math.reduce_variance(t)) for t in wide[1:]],
+        "grad_norms": [float(tf.norm(tf.cast(t, tf.float64))) for t in grads],
+    }

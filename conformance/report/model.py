@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from conformance.frameworks.base import SelfNormCheck
 from conformance.registry import BY_ID
 
 QUANTITIES = ("forward", "gradient")
@@ -436,13 +437,8 @@ def self_normalization(document: dict) -> dict | None:
                 "outcome": r["violation"] or "within the bounds at every layer",
             }
         )
-    names = {
-        "lecun-normal": "LeCun normal: variance 1/fan_in",
-        "keras-idiom": "Keras idiom, bit for bit",
-        "alpha-dropout-moments": "AlphaDropout keeps mean 0, variance 1",
-        "alpha-dropout-saturation": "AlphaDropout saturation value = -λα rounded",
-        "run": "the measurement ran",
-    }
+    names = {check.value: check.title for check in SelfNormCheck}
+    names["run"] = "the measurement ran"
     return {
         "stacks": rows,
         "checks": [{**c, "title": names.get(c["check"], c["check"])} for c in checks],

@@ -12,21 +12,21 @@ variance 1 (`python -m reference moments`: the fixed point and its Jacobian). He
 - each framework's LeCun normal: variance 1/fan_in (Keras's is a truncated normal with
   its scale corrected), mean 0.
 - the Keras idioms of the brief, on the TensorFlow, JAX and torch backends: bit for bit
-  the same function as keras.activations.selu (`keras_idioms`).
+  the same function as keras.activations.selu (the Keras adapter's `keras_idioms`).
 - AlphaDropout (Keras, torch.nn.AlphaDropout) in training mode keeps mean 0 and variance 1
   of standardised SELU activations, and sets dropped units to -λα correctly rounded.
 
-Every framework runs in a child process (`child`); the bounds, the stacks' sizes and the
-known deviations are data: conformance/data/self_normalization.toml.
+Which framework runs which checks is its adapter's (`SelfNormSuite`, `suites.py`); each
+suite runs as a task in a worker process of its framework (`child`); the bounds, the
+stacks' sizes and the known deviations are data: conformance/data/self_normalization.toml.
 
     from conformance import selfnorm
-    run = selfnorm.run(["torch", "tensorflow", "jax"])   # -> Run(records, checks)
+    run = selfnorm.run(selfnorm.groups())   # -> Run(records, checks)
 """
 
 from __future__ import annotations
 
 from .judge import CONFIG_PATH, Run, SelfNormError, load_config, run
+from .suites import groups
 
-FRAMEWORKS = ("torch", "tensorflow", "jax")
-
-__all__ = ["CONFIG_PATH", "FRAMEWORKS", "Run", "SelfNormError", "load_config", "run"]
+__all__ = ["CONFIG_PATH", "Run", "SelfNormError", "groups", "load_config", "run"]

@@ -1,30 +1,25 @@
-"""One framework's self-normalisation measurements, in a process of its own:
+"""One self-normalisation suite's measurements, as a worker task (`Worker.task`) in the
+worker of its framework's module, so that a crash or a hang is one suite's failure:
 
-    python -m conformance.selfnorm.child FRAMEWORK CONFIG_JSON
+    measure(module, checks, config) -> raw measurements
 
-FRAMEWORK: torch, tensorflow, jax (the stacks and the initialiser, and AlphaDropout where
-the framework has one), keras-tensorflow, keras-jax, keras-torch (the Keras idioms; Keras's
-AlphaDropout on TensorFlow). Prints one line `RESULT <json>` on stdout: raw measurements,
-judged by the parent (`conformance.selfnorm.judge`). A process per framework, because Keras
-binds its backend at import, and so that a crash or a hang is one framework's failure.
+`checks` are the suite's (`frameworks.base.SelfNormCheck`): the stacks and the initialiser
+(through the module's `dense_stack`, `lecun_normal` and `LECUN_NORMAL`), the idioms (its
+`keras_idioms`), AlphaDropout's moments and saturation value (its `alpha_dropout`). The
+measurements are raw numbers, judged by the parent (`conformance.selfnorm.judge`). A
+worker per suite, because Keras binds its backend at import (the suite's environment
+names it).
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-import os
-import sys
-
 import numpy as np
 
+from ..frameworks.base import SelfNormCheck as Check
 from . import probes
 
-NETS = {"torch": "torch_net", "tensorflow": "tensorflow_net", "jax": "jax_net"}
-KERAS_BACKENDS = {"keras-tensorflow": "tensorflow", "keras-jax": "jax", "keras-torch": "torch"}
-# Keras takes its backend from KERAS_BACKEND when first imported, tf.keras included: every
-# child that imports it sets the variable, whatever the caller's environment says.
-BACKENDS = {"tensorflow": "tensorflow", **KERAS_BACKENDS}
+#: The worker task of a suite.
+TASK = "conformance.selfnorm.child:measure"
 # The stacks: SELU as the paper prescribes, then two contrasts that must leave the bounds.
 STACKS = (
     ("selu", "standardised", False),
@@ -45,28 +40,33 @@ def stack_inputs(batch: int, width: int, seed: int, standardised: bool):
     return x.astype(np.float32), g.astype(np.float32)
 
 
-def _net_part(name: str, config: dict) -> dict:
-    net = importlib.import_module(f"conformance.selfnorm.{name}")
+def measure(module, checks: list[str], config: dict) -> dict:
+    """The raw measurements of the suite's `checks` with the framework module `module`."""
+    out: dict = {"version": module.version()}
+    if Check.STACK in checks:
+        out |= _stacks(module, config)
+    if Check.KERAS_IDIOM in checks:
+        out["idioms"] = module.keras_idioms()
+    if {Check.ALPHA_DROPOUT_MOMENTS, Check.ALPHA_DROPOUT_SATURATION} & set(checks):
+        out["alpha_dropout"] = _alpha_dropout(module.alpha_dropout, config)
+    return out
+
+
+def _stacks(module, config: dict) -> dict:
     s = config["stack"]
     stacks = []
     for activation, inputs, contrast in STACKS:
         x, g = stack_inputs(s["batch"], s["width"], s["seed"], inputs == "standardised")
-        measured = net.stack(x, g, s["depth"], activation, s["seed"])
+        measured = module.dense_stack(x, g, s["depth"], activation, s["seed"])
         stacks.append(
             {"activation": activation, "inputs": inputs, "contrast": contrast, **measured}
         )
     i = config["initializer"]
-    out = {
-        "version": net.version(),
-        "initializer": {
-            "call": net.LECUN_NORMAL,
-            **probes.initializer_sample(net.lecun_normal(i["fan_in"], 512, s["seed"])),
-        },
+    sample = module.lecun_normal(i["fan_in"], 512, s["seed"])
+    return {
+        "initializer": {"call": module.LECUN_NORMAL, **probes.initializer_sample(sample)},
         "stacks": stacks,
     }
-    if hasattr(net, "alpha_dropout"):
-        out["alpha_dropout"] = _alpha_dropout(net.alpha_dropout, config)
-    return out
 
 
 def _alpha_dropout(dropout, config: dict) -> dict:
@@ -78,32 +78,3 @@ def _alpha_dropout(dropout, config: dict) -> dict:
         ],
         "saturation": [probes.saturation(dropout, dtype) for dtype in ("float32", "float64")],
     }
-
-
-def _keras_part(config: dict) -> dict:
-    from . import keras_idioms
-
-    out = {"version": keras_idioms.version(), "idioms": keras_idioms.idioms()}
-    if keras_idioms.backend() == "tensorflow":
-        out["alpha_dropout"] = _alpha_dropout(keras_idioms.alpha_dropout, config)
-    return out
-
-
-def main(argv: list[str]) -> int:
-    framework, config = argv[0], json.loads(argv[1])
-    if framework in NETS:
-        result = _net_part(NETS[framework], config)
-    elif framework in KERAS_BACKENDS:
-        result = _keras_part(config)
-    else:
-        print(f"unknown framework {framework!r}", file=sys.stderr)
-        return 2
-    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
-    sys.stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] and sys.argv[1] in BACKENDS:  # before anything imports keras
-        os.environ["KERAS_BACKEND"] = BACKENDS[sys.argv[1]]
-    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""Run the children and judge what they measured against the bounds (`bounds`) and the
+"""Run the suites and judge what they measured against the bounds (`bounds`) and the
 known deviations (conformance/data/self_normalization.toml).
 
 Two kinds of record, both in results.json:
@@ -15,41 +15,27 @@ Two kinds of record, both in results.json:
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
-import os
-import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
 
+from ..axes import ALL_DTYPES, QUANTITIES
+from ..frameworks.base import SelfNormCheck as Check
+from ..policy import Deviation
+from ..process.worker import Worker, WorkerError
 from .bounds import stack_bounds, variance_standard_error
+from .child import TASK
+from .suites import Suite, suites
 
 CONFIG_PATH = Path(__file__).resolve().parent.parent / "data" / "self_normalization.toml"
-CHECKOUT = Path(__file__).resolve().parent.parent.parent
-CHILDREN = {
-    "torch": ("torch", "keras-torch"),
-    "tensorflow": ("tensorflow", "keras-tensorflow"),
-    "jax": ("jax", "keras-jax"),
-}
-# What each child imports; a child whose packages are missing is left out, with the reason.
-PACKAGES = {
-    "torch": ("torch",),
-    "tensorflow": ("tensorflow",),
-    "jax": ("jax",),
-    "keras-tensorflow": ("keras", "tensorflow"),
-    "keras-jax": ("keras", "jax"),
-    "keras-torch": ("keras", "torch"),
-}
 
 
-def missing_package(child: str) -> str | None:
-    """Why `child` cannot run here ("keras is not installed"), or None."""
-    for package in PACKAGES[child]:
+def missing_package(suite: Suite) -> str | None:
+    """Why `suite` cannot run here ("keras is not installed"), or None."""
+    for package in suite.packages:
         if importlib.util.find_spec(package) is None:
             return f"{package} is not installed"
     return None
@@ -93,61 +79,93 @@ def load_config(path: str | Path | None = None) -> dict:
                 line = line_of(f"[{section}]")
                 raise SelfNormError(f"{path}:{line}: [{section}] needs {key}")
     starts = [i + 1 for i, line in enumerate(lines) if line.strip() == "[[deviation]]"]
+    deviations = []
     for n, entry in enumerate(config.get("deviation", [])):
         line = starts[n] if n < len(starts) else 1
         for key in ("framework", "check", "observed", "cause"):
             if key not in entry:
                 raise SelfNormError(f"{path}:{line}: a [[deviation]] needs {key}")
         try:
-            SpecifierSet(entry.get("versions", ""))
+            versions = SpecifierSet(entry.get("versions", ""))
         except InvalidSpecifier:
             raise SelfNormError(f"{path}:{line}: bad versions {entry['versions']!r}") from None
+        deviations.append(_deviation(entry, versions, line))
+    config["deviations"] = deviations
     return config
 
 
-def _measure(child: str, config: dict, timeout: float) -> tuple[dict | None, str | None]:
-    """The raw measurements of one child, or why there are none."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}  # the child sets Keras's backend
-    payload = json.dumps({k: config[k] for k in ("stack", "initializer", "alpha_dropout")})
-    command = [sys.executable, "-m", "conformance.selfnorm.child", child, payload]
+def _deviations(config: dict) -> list[Deviation]:
+    """The deviations of a configuration: those `load_config` read, or, in one made by
+    hand, its [[deviation]] tables (line 0)."""
+    if "deviations" in config:
+        return config["deviations"]
+    return [
+        _deviation(entry, SpecifierSet(entry.get("versions", "")), 0)
+        for entry in config.get("deviation", [])
+    ]
+
+
+def _deviation(entry: dict, versions: SpecifierSet, line: int) -> Deviation:
+    """A [[deviation]] of the file as the policy's Deviation (one matcher for the gate,
+    the sweeps and these checks): its `framework` is the suite, `observed` the value."""
+    return Deviation(
+        impls=(entry["framework"],),
+        versions=versions,
+        devices=("*",),
+        dtypes=tuple(entry.get("dtypes", ALL_DTYPES)),
+        quantities=QUANTITIES,
+        checks=(entry["check"],),
+        max_ulp=None,
+        kinds=frozenset(),
+        cases=(),
+        cause=entry["cause"],
+        issue=entry.get("issue", ""),
+        line=line,
+        observed=entry["observed"],
+    )
+
+
+def _measure(suite: Suite, config: dict, timeout: float) -> tuple[dict | None, str | None]:
+    """The raw measurements of one suite, in a worker of its framework, or why there are
+    none."""
+    arguments = {
+        "checks": list(suite.checks),
+        "config": {k: config[k] for k in ("stack", "initializer", "alpha_dropout")},
+    }
+    worker = Worker(suite.module, suite.env, None, None, timeout)
     try:
-        done = subprocess.run(
-            command, cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        return None, f"timeout: no result within {timeout:.0f} s"
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :]), None
-    last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-    return None, f"exit status {done.returncode}: {last}"
+        worker.start()
+        return worker.task(TASK, arguments, what=f"measuring {suite.name}"), None
+    except WorkerError as error:
+        return None, f"{error.kind}: {error}"
+    finally:
+        worker.close()
 
 
 def run(frameworks, config: dict | None = None, timeout: float = 600.0, progress=None) -> Run:
-    """Measure and judge every child of `frameworks` (torch, tensorflow, jax)."""
+    """Measure and judge every suite of `frameworks` (the groups of `suites.suites`)."""
     config = config or load_config()
     out = Run()
-    for framework in frameworks:
-        for child in CHILDREN[framework]:
-            if (why := missing_package(child)) is not None:
-                out.skipped[child] = why
-                continue
-            if progress:
-                progress(f"self-normalisation: {child}")
-            measured, error = _measure(child, config, timeout)
-            if measured is None:
-                out.checks.append(
-                    {
-                        "framework": child,
-                        "check": "run",
-                        "dtype": None,
-                        "ok": False,
-                        "verdict": "fail",
-                        "detail": error,
-                    }
-                )
-                continue
-            _judge(child, measured, config, out)
+    for suite in suites(frameworks):
+        if (why := missing_package(suite)) is not None:
+            out.skipped[suite.name] = why
+            continue
+        if progress:
+            progress(f"self-normalisation: {suite.name}")
+        measured, error = _measure(suite, config, timeout)
+        if measured is None:
+            out.checks.append(
+                {
+                    "framework": suite.name,
+                    "check": "run",
+                    "dtype": None,
+                    "ok": False,
+                    "verdict": "fail",
+                    "detail": error,
+                }
+            )
+            continue
+        _judge(suite.name, measured, config, out)
     return out
 
 
@@ -160,7 +178,7 @@ def _judge(child: str, measured: dict, config: dict, out: Run) -> None:
         out.checks.append(
             {
                 "framework": child,
-                "check": "keras-idiom",
+                "check": Check.KERAS_IDIOM,
                 "dtype": "float32",
                 "name": idiom["check"],
                 "ok": idiom["ok"],
@@ -178,7 +196,7 @@ def _judge(child: str, measured: dict, config: dict, out: Run) -> None:
             out.checks.append(
                 {
                     "framework": child,
-                    "check": "alpha-dropout-moments",
+                    "check": Check.ALPHA_DROPOUT_MOMENTS,
                     "dtype": "float32",
                     "name": f"rate {m['rate']}",
                     "ok": ok,
@@ -251,7 +269,7 @@ def _initializer_check(child: str, sample: dict, config: dict) -> dict:
     )
     return {
         "framework": child,
-        "check": "lecun-normal",
+        "check": Check.LECUN_NORMAL,
         "dtype": "float32",
         "name": sample["call"],
         "ok": ok,
@@ -270,7 +288,7 @@ def _saturation_check(child: str, s: dict, version: str, config: dict) -> dict:
     ok = s["observed"] is not None and s["observed"] == s["expected"]
     record = {
         "framework": child,
-        "check": "alpha-dropout-saturation",
+        "check": Check.ALPHA_DROPOUT_SATURATION,
         "dtype": s["dtype"],
         "ok": ok,
         "verdict": "pass" if ok else "fail",
@@ -278,17 +296,13 @@ def _saturation_check(child: str, s: dict, version: str, config: dict) -> dict:
         "observed": s["observed"],
         "detail": f"expected -λα = {s['expected']}; {s['detail']}",
     }
-    for entry in config.get("deviation", []):
-        if (
-            entry["framework"] == child
-            and entry["check"] == record["check"]
-            and s["dtype"] in entry.get("dtypes", [s["dtype"]])
-            and Version(version.split("+")[0]) in SpecifierSet(entry.get("versions", ""))
-        ):
+    for deviation in _deviations(config):
+        if deviation.matches(child, version, "cpu", s["dtype"], "forward", record["check"]):
             if ok:
                 record["note"] = "known deviation no longer observed: remove its entry"
-            elif s["observed"] == entry["observed"]:
+                record["stale_deviation"] = deviation.line
+            elif s["observed"] == deviation.observed:
                 record["verdict"] = "known-deviation"
-                record["cause"] = entry["cause"]
-                record["issue"] = entry.get("issue", "")
+                record["cause"] = deviation.cause
+                record["issue"] = deviation.issue
     return record

@@ -16,8 +16,8 @@ import fcntl
 import json
 from pathlib import Path
 
-from ..results import write_atomic
-from .summary import Summary
+from ..io import write_atomic
+from .summary import RangeSummary
 
 
 class CheckpointError(RuntimeError):
@@ -62,12 +62,12 @@ class Checkpoint:
         """Indices of the chunks already measured."""
         return {int(p.stem) for p in self.folder.glob("[0-9]*.json")}
 
-    def save(self, index: int, summary: Summary) -> None:
+    def save(self, index: int, summary: RangeSummary) -> None:
         write_atomic(self._path(index), json.dumps(summary.as_json(), allow_nan=False))
 
-    def load(self, index: int) -> Summary:
+    def load(self, index: int) -> RangeSummary:
         path = self._path(index)
         try:
-            return Summary.from_json(json.loads(path.read_text()))
+            return RangeSummary.from_json(json.loads(path.read_text()))
         except (OSError, ValueError, KeyError) as error:
             raise CheckpointError(f"{path}: unreadable chunk ({error})") from None

@@ -2,7 +2,7 @@
 
 The worker process that holds the implementation builds the inputs itself (a range of
 integers viewed as the format: nothing but two integers crosses the pipe), calls the
-implementation once on the whole chunk, evaluates the reference and returns a `Summary`.
+implementation once on the whole chunk, evaluates the reference and returns a `RangeSummary`.
 
 The measurement is `measure.compare`, the gate's own, but only where it is needed: an
 output whose bits equal the correctly rounded value (any NaN for NaN) is within 0.5 ulp by
@@ -22,7 +22,8 @@ import reference
 from reference import Format, format_of
 
 from ..measure import as_float64, compare_one_sided, error_columns, hexf, ulp_error
-from .summary import BUCKETS, NO_FIGURE, TOP, Summary
+from ..process.worker import load_module, one_line
+from .summary import BUCKETS, NO_FIGURE, TOP, RangeSummary
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -36,7 +37,7 @@ def inputs(fmt: Format, start: int, stop: int) -> np.ndarray:
     return np.arange(start, stop, dtype=np.uint64).astype(_UINT[fmt.dtype.itemsize])
 
 
-def measure(function, dtype: str, quantity: str, start: int, stop: int) -> Summary:
+def measure(function, dtype: str, quantity: str, start: int, stop: int) -> RangeSummary:
     """Call `function` on the chunk and measure it; ChunkError if the call goes wrong."""
     (result,) = measure_many([function], dtype, quantity, start, stop)
     if isinstance(result, ChunkError):
@@ -46,7 +47,7 @@ def measure(function, dtype: str, quantity: str, start: int, stop: int) -> Summa
 
 def measure_many(functions, dtype: str, quantity: str, start: int, stop: int) -> list:
     """Measure several implementations on the same chunk, evaluating the reference once:
-    a Summary, or the ChunkError, for each function. The reference's time (and the part of
+    a RangeSummary, or the ChunkError, for each function. The reference's time (and the part of
     the measurement they share) is split evenly between them."""
     fmt = format_of(dtype)
     t0 = time.perf_counter()
@@ -126,7 +127,7 @@ class _Truth:
         self.errors = errors
 
 
-def _summarize(truth: _Truth, got: np.ndarray) -> Summary:
+def _summarize(truth: _Truth, got: np.ndarray) -> RangeSummary:
     fmt, quantity, start, stop = truth.fmt, truth.quantity, truth.start, truth.stop
     bits, x, evaluation = truth.bits, truth.x, truth.evaluation
     uint = bits.dtype.type
@@ -198,7 +199,7 @@ def _summarize(truth: _Truth, got: np.ndarray) -> Summary:
             counts[column] += n
         rows[row] = counts
 
-    return Summary(
+    return RangeSummary(
         count=int(bits.size),
         rows=rows,
         kinds=kinds,
@@ -242,3 +243,43 @@ def _example(bits, x, got, expected, i, k, ulp=None) -> dict:
         "output": hexf(as_float64(got[i])),
         "expected": hexf(expected[k]),
     }
+
+
+_EXTRA_MODULES: dict = {}
+
+
+def serve(module, members, threads, quantity, device, dtype, start, stop) -> dict:
+    """The worker task of one chunk (`Worker.task`): the bit patterns [start, stop) of
+    `dtype` measured for each (framework module, variant) of `members`, modules other than
+    the worker's own loaded beside it (a sweep of several implementations shares one worker
+    and one reference evaluation): {"summaries": {i: RangeSummary as JSON}, "errors": {i: why
+    member i failed on them}}."""
+    from reference import fast
+
+    fast.set_threads(1)  # one worker per core already
+    functions, errors = [], {}
+    for i, (name, variant) in enumerate(members):
+        try:
+            member = _member_module(module, name, threads)
+            functions.append(member.build(variant, quantity, device))
+        except Exception as error:
+            errors[i] = f"cannot build the function: {one_line(error)}"
+            functions.append(None)
+    live = [i for i, f in enumerate(functions) if f is not None]
+    outcomes = measure_many([functions[i] for i in live], dtype, quantity, start, stop)
+    summaries = {}
+    for i, outcome in zip(live, outcomes, strict=True):
+        if isinstance(outcome, ChunkError):
+            errors[i] = str(outcome)
+        else:
+            summaries[i] = outcome.as_json()
+    return {"summaries": summaries, "errors": errors}
+
+
+def _member_module(module, name: str, threads):
+    """The framework module `name`: the worker's own, or another loaded beside it."""
+    if name == module.__name__.rsplit(".", 1)[-1]:
+        return module
+    if name not in _EXTRA_MODULES:
+        _EXTRA_MODULES[name] = load_module({"module": name, "threads": threads})
+    return _EXTRA_MODULES[name]

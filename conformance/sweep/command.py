@@ -26,11 +26,12 @@ import numpy as np
 from reference import format_of
 
 from .. import corpus, destinations, results
+from .. import policy as policy_module
 from ..engine import Target
 from ..frameworks.user_impl import parse as parse_user_spec
 from ..measure import Figure, round_significant
+from ..process.worker import Worker, WorkerError
 from ..registry import BY_ID, SPECS, lookup
-from ..worker import Worker, WorkerError
 from . import float64
 from .checkpoint import CheckpointError
 from .run import (
@@ -119,9 +120,7 @@ def _target(impl: str, quantity: str, usage_error) -> Target:
 
 
 def cmd_sweep(args, usage_error) -> int:
-    from ..cli import _load_policy
-
-    policy, profile = _load_policy(args)
+    policy, profile = policy_module.load_profile(args.policy, args.profile)
     if args.all == bool(args.impl):
         raise usage_error("give --impl ID (or MODULE:FUNCTION), or --all")
     dtype = args.dtype or ("float64" if args.replay else "float32")

@@ -234,7 +234,7 @@ def _values(x, got, expected, i) -> dict:
 
 def write_cases(path, worst: list[dict], header: str) -> None:
     """One line per input: bits, input, output, expected (float.hex), ulp error."""
-    from ..results import write_atomic
+    from ..io import write_atomic
 
     lines = [f"# {line}" for line in header.splitlines()]
     lines.append("# bits, input, output, expected, ulp")

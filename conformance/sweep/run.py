@@ -3,7 +3,7 @@
 `run` cuts [start, stop) into chunks of CHUNK consecutive bit patterns and hands them to
 `jobs` worker processes (`worker.py`, one intra-op thread each, the reference's fast path
 included); each worker builds its chunk's inputs, calls the implementation, evaluates the
-reference and returns a `Summary` of a few kilobytes. Each finished chunk goes to the
+reference and returns a `RangeSummary` of a few kilobytes. Each finished chunk goes to the
 checkpoint at once; the sweep's result is the merge of all of them in chunk order, so a
 sweep killed and started again ends where an uninterrupted one does.
 
@@ -30,12 +30,14 @@ from pathlib import Path
 
 from reference import format_of
 
-from ..engine import CACHE_DIR, Target, attach_verdict, finding_id
+from ..engine import Target
+from ..findings import attach_verdict, finding_id
+from ..io import CACHE_DIR
 from ..measure import Figure, round_significant
 from ..policy import Policy, Profile
-from ..worker import Worker, WorkerError
+from ..process.worker import Worker, WorkerError
 from .checkpoint import Checkpoint
-from .summary import BUCKETS, TIME_PARTS, Summary, binade
+from .summary import BUCKETS, TIME_PARTS, RangeSummary, binade
 
 #: Inputs per chunk: 2^20 keeps the measurement's float64 temporaries (8 MB each) in the
 #: cache; 2^22 was a third slower on the machine this was written on.
@@ -92,7 +94,7 @@ class Sweep:
 
 @dataclass
 class Outcome:
-    summary: Summary
+    summary: RangeSummary
     info: dict  # the worker's: version, devices, python, numpy
     wall: float  # seconds of this run
     measured: int  # inputs measured by this run (the rest came from the checkpoint)
@@ -113,7 +115,8 @@ def _code_hash(target: Target) -> str:
     # The measurement, the worker and the adapter that calls the framework: a change to
     # any of them makes the recorded chunks stale.
     package = Path(__file__).parent.parent
-    paths = [*_CODE, package / "worker.py", package / "frameworks" / f"{target.module}.py"]
+    worker = package / "process" / "worker.py"
+    paths = [*_CODE, worker, package / "frameworks" / f"{target.module}.py"]
     if target.user:  # a user's function: its module's source
         for spec in target.user:
             if spec:
@@ -155,7 +158,7 @@ def run_group(
     started = time.perf_counter()
     env: dict = {}
     for sweep in sweeps:
-        env.update(sweep.target.env)
+        env.update(sweep.target.environment(1))
     infos: dict = {}
     reasons: dict[int, str] = {}
     for i, sweep in enumerate(sweeps):
@@ -232,7 +235,7 @@ def _run_live(sweeps, folders, infos, env, progress, fresh, started) -> list[Out
                 failed[m, index] if (m, index) in failed else checkpoint.load(index)
                 for index, _, _ in chunks
             )
-            summary = reduce(Summary.merge, parts, Summary())
+            summary = reduce(RangeSummary.merge, parts, RangeSummary())
             measured = sum(b - a for index, a, b, members in todo if m in members)
             wall = time.perf_counter() - started
             info = infos[sweep.target.module]
@@ -243,7 +246,7 @@ def _run_live(sweeps, folders, infos, env, progress, fresh, started) -> list[Out
 def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, bar) -> dict:
     """Measure the chunks of `todo`; save each member's summary to its checkpoint. A chunk
     the implementation failed on is not saved (a later run tries it again): it is returned,
-    {(member, index): Summary}, for this run's result."""
+    {(member, index): RangeSummary}, for this run's result."""
     first = sweeps[0]
     failed: dict = {}
     tasks: queue.Queue = queue.Queue()
@@ -290,26 +293,36 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, 
 
 
 def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, b: int):
-    """A Summary for each member on [a, b): measured, or the failure (recorded with its
+    """A RangeSummary for each member on [a, b): measured, or the failure (recorded with its
     range and reason; a crash or a hang is charged to every member of the call)."""
     first = sweeps[0]
     where = f"on inputs [{a:#x}, {b:#x})"
     calls = [(sweeps[m].target.module, sweeps[m].target.variant) for m in members]
+    arguments = {"members": calls, "threads": 1, "quantity": first.quantity}
+    arguments |= {"device": first.device, "dtype": first.dtype, "start": a, "stop": b}
     try:
-        reply = worker.sweep(calls, first.quantity, first.device, first.dtype, a, b)
+        reply = worker.task(CHUNK_TASK, arguments, what=where)
     except WorkerError as error:
         if len(members) > 1:  # whose crash or hang was it? Each member on its own.
             return [_one_chunk(worker, sweeps, [m], a, b)[0] for m in members]
-        message = str(error).replace("while sweep", where)
-        return [Summary(errors=[{"start": a, "stop": b, "kind": error.kind, "error": message}])]
+        message = str(error)
+        return [
+            RangeSummary(errors=[{"start": a, "stop": b, "kind": error.kind, "error": message}])
+        ]
     out = []
     for i in range(len(members)):
         if i in reply["summaries"]:
-            out.append(Summary.from_json(reply["summaries"][i]))
+            out.append(RangeSummary.from_json(reply["summaries"][i]))
         else:
             why = f"{reply['errors'][i]} {where}"
-            out.append(Summary(errors=[{"start": a, "stop": b, "kind": "error", "error": why}]))
+            out.append(
+                RangeSummary(errors=[{"start": a, "stop": b, "kind": "error", "error": why}])
+            )
     return out
+
+
+#: The worker task that measures a chunk (`chunk.serve`).
+CHUNK_TASK = "conformance.sweep.chunk:serve"
 
 
 class _Bar:

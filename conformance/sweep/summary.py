@@ -1,6 +1,6 @@
 """What a sweep keeps of its chunks: a few kilobytes however many inputs it measured.
 
-A `Summary` holds, for a range of consecutive bit patterns:
+A `RangeSummary` holds, for a range of consecutive bit patterns:
 
 - `rows`: a histogram of ulp errors per *binade of the input* (its sign and exponent
   field, so subnormals, ±0 and inf/NaN have rows of their own). The columns are
@@ -37,7 +37,7 @@ TIME_PARTS = ("implementation", "reference", "measurement")
 
 
 @dataclass
-class Summary:
+class RangeSummary:
     count: int = 0
     rows: dict[int, list[int]] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)
@@ -49,8 +49,8 @@ class Summary:
     mpmath: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIME_PARTS, 0.0))
 
-    def merge(self, other: Summary) -> Summary:
-        out = Summary(self.count + other.count, mpmath=self.mpmath + other.mpmath)
+    def merge(self, other: RangeSummary) -> RangeSummary:
+        out = RangeSummary(self.count + other.count, mpmath=self.mpmath + other.mpmath)
         for source in (self, other):
             for row, counts in source.rows.items():
                 mine = out.rows.setdefault(row, [0] * len(BUCKETS))
@@ -99,7 +99,7 @@ class Summary:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> Summary:
+    def from_json(cls, data: dict) -> RangeSummary:
         return cls(
             count=data["count"],
             rows={int(r): list(c) for r, c in data["rows"].items()},

@@ -1,6 +1,6 @@
 """Draft [[deviation]] entries for the policy from a results file: a maintainer's tool.
 
-    python -m conformance.deviation_draft results.json > draft.toml
+    python -m tools.deviation_draft results.json > draft.toml
 
 Every finding that is not a pass becomes part of an entry keyed on (implementation,
 quantity, check), with the observed bound per dtype (rounded up to 3 significant digits),
@@ -16,7 +16,7 @@ import math
 import sys
 from collections import defaultdict
 
-from . import results
+from conformance import results
 
 
 def _up(value: float) -> float:
@@ -91,7 +91,7 @@ def draft(document: dict, versions: dict[str, str]) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m conformance.deviation_draft RESULTS.json", file=sys.stderr)
+        print("usage: python -m tools.deviation_draft RESULTS.json", file=sys.stderr)
         return 2
     try:
         document = results.read(argv[0])

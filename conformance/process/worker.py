@@ -2,7 +2,7 @@
 
 A crash (abort, segfault), a hang or a thread-pool clash in a framework then costs one
 worker, which is reported and replaced, and the run goes on. The parent (`Worker`) starts
-`python -m conformance.worker` with two pipes and talks to it in pickled messages:
+`python -m conformance.process.worker` with two pipes and talks to it in pickled messages:
 
     parent -> child   {"op": "init", "module": ..., "threads": n | None, "user": (f, g)}
     child -> parent   {"ok": True, "info": {...}} | {"ok": False, "error": "..."}
@@ -10,10 +10,12 @@ worker, which is reported and replaced, and the run goes on. The parent (`Worker
     child -> parent   one {"index": i, "output": array | None, "error": str | None,
                       "modified": bool} per item, as each is done
     parent -> child   {"op": "snippet", ...} -> {"snippet": str}
-    parent -> child   {"op": "sweep", "members": [(module, variant)], "quantity", "device",
-                      "dtype", "start", "stop"} -> {"summaries": {i: dict}, "errors": {i:
-                      str}}: one chunk of an exhaustive sweep, built and measured in the
-                      child for each member (`sweep/chunk.py`)
+    parent -> child   {"op": "task", "task": "MODULE:FUNCTION", "arguments": {...}}
+                      -> {"result": ...}: FUNCTION(module, **arguments), where `module` is
+                      the worker's framework module; how the sweeps measure a chunk in the
+                      child (`sweep/chunk.py`) and the self-normalisation checks measure a
+                      framework (`selfnorm/child.py`). An exception it raises comes back
+                      as {"error": "..."}.
 
 Each item is an array plus a *view* recipe (`views.apply`), applied in the child, because
 pickling an array makes it contiguous: strided, transposed and offset inputs must be made
@@ -23,6 +25,7 @@ The child's stdout and stderr go to a log file whose tail is quoted when it dies
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -30,27 +33,38 @@ import sys
 import tempfile
 import traceback
 from dataclasses import dataclass
+from enum import StrEnum
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
 
-from . import views
+from .. import views
+from ..io import CHECKOUT
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+
+class Failure(StrEnum):
+    """How a worker failed; the values are the failure kinds of results.json and of the
+    policy (`kinds`)."""
+
+    LOAD = "load"  # the module or the function could not be loaded or built
+    CRASH = "crash"  # it died
+    TIMEOUT = "timeout"  # it hung
+    ERROR = "error"  # a task raised, or the child answered something else
 
 
 class WorkerError(RuntimeError):
-    """The worker died, hung, or could not load the implementation.
+    """The worker died, hung, could not load the implementation, or a task failed.
 
-    `kind`: "timeout" (it hung), "crash" (it died), "load" (the module or function could
-    not be loaded) or "protocol" (it answered something else). For a failure during
-    `call`, `index` is the item it happened on and `done` the results of the items before.
+    `kind`: a `Failure`; `detail`: the reason without the context the message adds (for a
+    load failure, the exception of the import). For a failure during `call`, `index` is
+    the item it happened on and `done` the results of the items before.
     """
 
-    def __init__(self, message: str, kind: str = "crash"):
+    def __init__(self, message: str, kind: Failure = Failure.CRASH, detail: str | None = None):
         super().__init__(message)
-        self.kind = kind
+        self.kind = Failure(kind)
+        self.detail = message if detail is None else detail
         self.index: int | None = None
         self.done: list[ItemResult] = []
 
@@ -62,42 +76,13 @@ class ItemResult:
     modified: bool = False
 
 
-def thread_environment(threads: int | None) -> dict[str, str]:
-    """Environment that limits every framework's intra-op pool to `threads` threads (XLA's
-    flags added to those already set, say --xla_cpu_max_isa)."""
-    if threads is None:
-        return {}
-    n = str(threads)
-    xla = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={n}"
-    return {
-        "OMP_NUM_THREADS": n,
-        "MKL_NUM_THREADS": n,
-        "OPENBLAS_NUM_THREADS": n,
-        "TF_NUM_INTRAOP_THREADS": n,
-        "TF_NUM_INTEROP_THREADS": n,
-        "XLA_FLAGS": " ".join(f for f in (os.environ.get("XLA_FLAGS", ""), xla) if f),
-    }
-
-
-def remove_generated_modules() -> None:
-    """Delete the module files that TensorFlow's autograph wrote for this process.
-
-    Autograph writes each function it converts (tf.function) as a module,
-    <temporary folder>/__autograph_generated_file*.py, and deletes it in an atexit handler.
-    The suite's children end in os._exit (worker processes, and asv's forked benchmark
-    processes), where atexit handlers never run: without this, every compiled
-    TensorFlow function left a file behind (about 4000 in /tmp after a few days' runs)."""
-    folder = Path(tempfile.gettempdir()).resolve()
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if name.startswith("__autograph_generated_file") and file:
-            path = Path(file).resolve()
-            if path.parent == folder:
-                path.unlink(missing_ok=True)
-
-
 class Worker:
-    """A child process serving one framework module (or a user's function)."""
+    """A child process serving one framework module (or a user's function).
+
+    `env`: the environment the framework needs (`Spec.worker_env`), over the caller's;
+    `threads`: the intra-op threads the module is told to use (`set_threads`), None for
+    its default.
+    """
 
     def __init__(
         self,
@@ -121,20 +106,13 @@ class Worker:
         """Start the child and load the module; WorkerError with the reason if it fails."""
         parent_read, child_write = os.pipe()
         child_read, parent_write = os.pipe()
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "JAX_ENABLE_X64": "1",
-            **thread_environment(self.threads),
-            **self.env,
-        }
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(CHECKOUT), env.get("PYTHONPATH", "")) if p
         )
         with open(self._log_path, "ab") as log:  # the child keeps its own handle
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "conformance.worker", str(child_read), str(child_write)],
+                [sys.executable, "-m", __name__, str(child_read), str(child_write)],
                 pass_fds=(child_read, child_write),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -153,7 +131,7 @@ class Worker:
         )
         if not reply.get("ok"):
             self.stop()
-            raise WorkerError(reply["error"], "load")
+            raise WorkerError(f"cannot load: {reply['error']}", Failure.LOAD, reply["error"])
         self.info = reply["info"]
         return self.info
 
@@ -202,13 +180,14 @@ class Worker:
         if not self._conn_in.poll(timeout):
             self._kill()
             self._process = None
-            raise WorkerError(f"timed out after {timeout:g} s {what}", "timeout")
+            raise WorkerError(f"timed out after {timeout:g} s {what}", Failure.TIMEOUT)
         try:
             return self._conn_in.recv()
         except (EOFError, OSError):
             code = self._process.wait()
             self._process = None
-            raise WorkerError(f"crashed ({describe_exit(code)}) {what}{self.log_tail()}") from None
+            message = f"crashed ({describe_exit(code)}) {what}{self.log_tail()}"
+            raise WorkerError(message, Failure.CRASH) from None
 
     def _request(self, message: dict, timeout: float):
         self._conn_out.send(message)
@@ -241,31 +220,24 @@ class Worker:
             try:
                 reply = self._receive(self.timeout if timeout is None else timeout, where)
                 if "fatal" in reply:
-                    raise WorkerError(reply["fatal"], "load")
+                    raise WorkerError(reply["fatal"], Failure.LOAD)
             except WorkerError as error:
                 error.index, error.done = i, results
                 raise
             results.append(ItemResult(reply["output"], reply["error"], reply["modified"]))
         return results
 
-    def sweep(self, members, quantity, device, dtype, start: int, stop: int) -> dict:
-        """Measure the bit patterns [start, stop) in the child, for each (module, variant)
-        of `members` (modules other than the worker's own are loaded beside it): {"summaries":
-        {i: Summary as JSON}, "errors": {i: why member i failed on them}}. WorkerError on a
-        crash or a hang, as for `call`."""
+    def task(self, task: str, arguments: dict, timeout: float | None = None, what: str = ""):
+        """Run FUNCTION(module, **arguments) of `task` ("MODULE:FUNCTION") in the child and
+        return its result; WorkerError on a crash or a hang (as for `call`; its message
+        says `what` the task was doing), or of kind ERROR when it raised."""
         if not self.alive:
             self.start()
-        message = {
-            "op": "sweep",
-            "members": [list(m) for m in members],
-            "threads": self.threads,
-            "quantity": quantity,
-            "device": device,
-            "dtype": dtype,
-            "start": start,
-            "stop": stop,
-        }
-        return self._request(message, self.timeout)
+        self._conn_out.send({"op": "task", "task": task, "arguments": arguments})
+        reply = self._receive(self.timeout if timeout is None else timeout, what or task)
+        if "error" in reply:
+            raise WorkerError(reply["error"], Failure.ERROR)
+        return reply["result"]
 
     def snippet(self, variant, quantity, dtype, device, x_hex) -> str:
         if not self.alive:
@@ -303,10 +275,11 @@ def describe_exit(code: int) -> str:
 # -- the child ----------------------------------------------------------------------------
 
 
-def _load(message: dict):
-    import importlib
-
+def load_module(message: dict):
+    """Import the framework module of an init message, load the user's function into it
+    and set its threads."""
     module = importlib.import_module(f"conformance.frameworks.{message['module']}")
+    _LOADED.append(module)
     if message.get("user"):
         module.load(*message["user"])
     if message.get("threads"):
@@ -314,7 +287,11 @@ def _load(message: dict):
     return module
 
 
-def _one_line(error: BaseException) -> str:
+_LOADED: list = []  # the framework modules this child imported, for `at_exit`
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
     text = f"{type(error).__name__}: {error}".strip().splitlines()
     return text[0][:300] if text else type(error).__name__
 
@@ -328,7 +305,7 @@ def _serve(conn_in: Connection, conn_out: Connection) -> None:
             return
         if op == "init":
             try:
-                module = _load(message)
+                module = load_module(message)
                 info = {
                     "version": module.version(),
                     "devices": module.devices(),
@@ -337,18 +314,18 @@ def _serve(conn_in: Connection, conn_out: Connection) -> None:
                 }
                 conn_out.send({"ok": True, "info": info})
             except BaseException as error:
-                conn_out.send({"ok": False, "error": f"cannot load: {_one_line(error)}"})
+                conn_out.send({"ok": False, "error": one_line(error)})
                 return
         elif op == "call":
             try:
                 function = module.build(message["variant"], message["quantity"], message["device"])
             except BaseException as error:
-                conn_out.send({"fatal": f"cannot build the function: {_one_line(error)}"})
+                conn_out.send({"fatal": f"cannot build the function: {one_line(error)}"})
                 continue
             for array, view in message["items"]:
                 conn_out.send(_call_one(function, array, view))
-        elif op == "sweep":
-            conn_out.send(_sweep_chunk(module, message))
+        elif op == "task":
+            conn_out.send(_task(module, message))
         elif op == "snippet":
             try:
                 text = module.snippet(
@@ -363,48 +340,13 @@ def _serve(conn_in: Connection, conn_out: Connection) -> None:
             conn_out.send({"snippet": text})
 
 
-_EXTRA_MODULES: dict = {}
-
-
-def _member_module(module, name: str, threads):
-    """The framework module `name`: the worker's own, or another loaded beside it (a sweep
-    of several implementations shares one worker and one reference evaluation)."""
-    if name == module.__name__.rsplit(".", 1)[-1]:
-        return module
-    if name not in _EXTRA_MODULES:
-        _EXTRA_MODULES[name] = _load({"module": name, "threads": threads})
-    return _EXTRA_MODULES[name]
-
-
-def _sweep_chunk(module, message: dict) -> dict:
-    from reference import fast
-
-    from .sweep import chunk
-
-    fast.set_threads(1)  # one worker per core already
-    functions, errors = [], {}
-    for i, (name, variant) in enumerate(message["members"]):
-        try:
-            member = _member_module(module, name, message.get("threads"))
-            functions.append(member.build(variant, message["quantity"], message["device"]))
-        except Exception as error:
-            errors[i] = f"cannot build the function: {_one_line(error)}"
-            functions.append(None)
-    live = [i for i, f in enumerate(functions) if f is not None]
-    outcomes = chunk.measure_many(
-        [functions[i] for i in live],
-        message["dtype"],
-        message["quantity"],
-        message["start"],
-        message["stop"],
-    )
-    summaries = {}
-    for i, outcome in zip(live, outcomes, strict=True):
-        if isinstance(outcome, chunk.ChunkError):
-            errors[i] = str(outcome)
-        else:
-            summaries[i] = outcome.as_json()
-    return {"summaries": summaries, "errors": errors}
+def _task(module, message: dict) -> dict:
+    try:
+        name, _, function = message["task"].partition(":")
+        run = getattr(importlib.import_module(name), function)
+        return {"result": run(module, **message["arguments"])}
+    except Exception as error:
+        return {"error": one_line(error)}
 
 
 def _call_one(function, array: np.ndarray, view) -> dict:
@@ -415,7 +357,7 @@ def _call_one(function, array: np.ndarray, view) -> dict:
     except BaseException as error:
         if isinstance(error, KeyboardInterrupt):
             raise
-        return {"output": None, "error": _one_line(error), "modified": False}
+        return {"output": None, "error": one_line(error), "modified": False}
     modified = before.tobytes() != x.tobytes()
     if isinstance(output, np.generic):  # numpy's own operations on 0-d arrays give these
         output = np.asarray(output)
@@ -444,7 +386,9 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
-    # Skip interpreter teardown: some frameworks' atexit handlers hang or crash.
-    remove_generated_modules()  # the one atexit clean-up that matters
+    # Skip interpreter teardown: some frameworks' atexit handlers hang or crash; the
+    # clean-ups that matter are the modules' own (`at_exit`).
+    for loaded in _LOADED:
+        getattr(loaded, "at_exit", lambda: None)()
     sys.stdout.flush()
     os._exit(0)

@@ -20,7 +20,7 @@ medians differ by more than the 5 % that issue 5 asks of two `make bench` runs, 
 benchmark of that length can be expected to repeat within 5 % on this machine, whatever
 its configuration.
 
-    python -m conformance.steadiness [--minutes 70] [--interval 10] [--window 300]
+    python -m benchmarks.steadiness [--minutes 70] [--interval 10] [--window 300]
                                      [--json PATH]
 """
 
@@ -166,7 +166,7 @@ def markdown(summary: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m conformance.steadiness",
+        prog="python -m benchmarks.steadiness",
         description="How steady this machine's speed is (see the module's docstring).",
     )
     parser.add_argument("--minutes", type=float, default=70.0, help="how long (default 70)")
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(markdown(summary))
     if args.json:
-        from conformance.results import write_atomic
+        from conformance.io import write_atomic
 
         document = {"summary": summary, "samples": samples}
         write_atomic(args.json, json.dumps(document, indent=1) + "\n")

@@ -1,0 +1,172 @@
+"""The package's shape: no import cycle, and no module outside conformance/frameworks/
+naming a framework (the adapters own all that the suite knows of one)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conformance.frameworks import adapters
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+PACKAGES = ("conformance", "reference", "benchmarks")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((CHECKOUT / package).rglob("*.py")):
+            parts = path.relative_to(CHECKOUT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            found[name] = path
+    return found
+
+
+def _owner(name: str, modules) -> str | None:
+    """The module of ours that `name` (a dotted import) is, or is inside of."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the modules of ours it imports (at any depth of its code: a function's
+    own import counts as much as a top-level one)."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    parts = parts[: len(parts) - node.level + 1]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            else:
+                continue
+            for target in targets:
+                owner = _owner(target, modules)
+                if owner and owner != name:
+                    edges.add(owner)
+                    break
+        graph[name] = edges
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle():
+    graph = import_graph()
+    assert graph.get("conformance.engine")  # the scan works
+    assert cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_nothing_imports_the_cli():
+    importers = [m for m, edges in import_graph().items() if "conformance.cli" in edges]
+    assert importers == ["conformance.__main__"]
+
+
+def _framework_words() -> set[str]:
+    """Every name an adapter declares: its framework, packages, distributions, module,
+    the variables of its environment, the modules it warms up."""
+    words = set()
+    for a in adapters():
+        if a.name == "numpy":  # the suite's own array library, used everywhere
+            continue
+        words |= {a.name, a.module, *a.packages, *a.distributions, *a.env, *a.warm_imports}
+        if a.thread_env is not None:
+            words |= set(a.thread_env(1))
+        for v in a.variants:
+            words |= set(v.env)
+    return words
+
+
+def names_a_framework(text: str, words: set[str]) -> bool:
+    """Whether a string is, or begins with, a framework's name: "torch", "torch/compile",
+    "tf.keras.activations.selu" (an alias of the package), "JAX_ENABLE_X64"."""
+    head = text.replace("/", ".").split(".")[0].split(" ")[0]
+    return head in words or head in {"tf", "jnp", "ort"}
+
+
+def framework_strings(path: Path, words: set[str]) -> list[str]:
+    """The string constants of a module, docstrings apart, that name a framework."""
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docstrings.add(id(body[0].value))
+    return [
+        f"{path.relative_to(CHECKOUT)}:{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and names_a_framework(node.value, words)
+    ]
+
+
+def test_no_module_outside_the_adapters_names_a_framework():
+    words = _framework_words()
+    assert {"torch", "tensorflow-cpu", "JAX_ENABLE_X64", "KERAS_BACKEND"} <= words
+    found = []
+    for path in _modules().values():
+        if "frameworks" not in path.relative_to(CHECKOUT).parts:
+            found += framework_strings(path, words)
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("torch", True),
+        ("torch/compile", True),
+        ("tf.keras.activations.selu", True),
+        ("KERAS_BACKEND", True),
+        ("keras-idiom", False),  # a check's name
+        ("forward", False),
+    ],
+)
+def test_the_scan_recognises_a_framework_name(text, named):
+    assert names_a_framework(text, _framework_words()) is named
