@@ -40,8 +40,15 @@ $(STAMP): $(REQS)
 setup: $(STAMP)
 
 # The self-tests of the suite's machinery, then the conformance gate over every pinned
-# implementation (results.json of the gate: results/gate.json).
-test: setup lint test-self gate bench-quick
+# implementation (results.json of the gate: results/gate.json). Each part says how long
+# it took; the first failing part stops the run with its status.
+TEST_PARTS := setup lint test-self gate bench-quick
+test:
+	@for part in $(TEST_PARTS); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$part || exit $$?; \
+	  echo "make test: $$part took $$(( $$(date +%s) - start )) s"; \
+	done
 
 test-self: setup
 	$(PY) -m pytest tests
@@ -81,9 +88,9 @@ bench-steadiness: setup
 bench: setup
 	$(ASV) machine --yes --machine $(MACHINE) >/dev/null
 	$(ASV) run $(ASV_ENV) --machine $(MACHINE) --set-commit-hash $(COMMIT)
-	$(PY) -m conformance.speed environment .asv/environments/$(MACHINE)/$(COMMIT).json
+	$(PY) -m benchmarks.speed environment .asv/environments/$(MACHINE)/$(COMMIT).json
 	$(ASV) publish
-	$(PY) -m conformance.speed summary --machine $(MACHINE)
+	$(PY) -m benchmarks.speed summary --machine $(MACHINE)
 
 # asv check, and every benchmark once (at the smallest size, for every implementation,
 # dtype, device and direction), to prove they run. The figures of one call are saved

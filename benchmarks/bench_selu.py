@@ -3,7 +3,7 @@
 Parameters: implementation id × dtype × size × device. Sizes run from cache-resident
 (2^12 elements) through the last-level cache (2^20) to well above it (2^24: 64 MiB of
 float32 input, twice this machine's 32 MiB L3). Inputs are half negative (see
-`conformance.speed.inputs`). Combinations that cannot run here (no such framework, dtype,
+`benchmarks.speed.inputs`). Combinations that cannot run here (no such framework, dtype,
 derivative or device) are skipped through asv's own mechanism, with the reason.
 
 Per case:
@@ -19,7 +19,7 @@ Per case:
   speed of memory traffic, and the exponential costs nothing.
 
 The two track_ benchmarks of a case share one measurement per run, which times SELU and the
-scale alternately in one process (`conformance.speed.side_by_side`): each figure is a
+scale alternately in one process (`benchmarks.speed.side_by_side`): each figure is a
 ratio measured side by side.
 asv runs these with its fork server (asv.conf.json): the frameworks are imported once.
 
@@ -35,9 +35,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from conformance import speed
 from conformance.io import write_atomic
 from conformance.registry import BY_ID
+
+from . import speed
 
 IMPLEMENTATIONS = list(BY_ID)
 SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]

@@ -20,7 +20,7 @@ from .corpus import CorpusError
 from .engine import Engine, Target
 from .frameworks.user_impl import parse as parse_user_spec
 from .io import CACHE_DIR
-from .process.worker import Worker, WorkerError
+from .process.worker import Failure, Worker, WorkerError
 from .registry import ALL_DTYPES, BY_ID, SPECS, lookup
 from .runner import Runner
 
@@ -311,10 +311,9 @@ def cmd_check(args) -> int:
         try:
             engine.info(target)
         except WorkerError as error:
-            message = str(error)
-            if error.kind == "load":
-                raise UsageError(message.replace("cannot load: ", "cannot import: ")) from None
-            raise UsageError(f"{forward}: {message}") from None
+            if error.kind is Failure.LOAD:
+                raise UsageError(f"cannot import: {error.detail}") from None
+            raise UsageError(f"{forward}: {error}") from None
         findings = engine.run(target, "cpu", args.dtype or None)
         _report(findings, args.verbose)
     finally:

@@ -5,7 +5,7 @@
 # .whl/ where there is no package index: asv, asv_runner and their requirements). asv saves
 # results only for a commit: a copy of the tree without .git becomes a one-commit repository.
 # Writes to ${OUT:-gpu/results}: bench-gpu.txt (GPU, versions), bench-cuda.md (the table of
-# `python -m conformance.speed summary`), bench-cuda.log, and asv's results and machine files.
+# `python -m benchmarks.speed summary`), bench-cuda.log, and asv's results and machine files.
 source "$(dirname "$0")/common.sh"
 machine=${MACHINE:-gpu-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -c 'A-Za-z0-9\n' '-')}
 {
@@ -23,7 +23,7 @@ timeout "${LIMIT:-540}" python3 -m asv run --environment "existing:$(command -v 
   -b "bench_selu\..*'(torch|jax)/[a-z]+', '[a-z0-9]+', [0-9]+, 'cuda'\)" \
   > "$out/bench-cuda.log" 2>&1
 echo "asv: exit $? ($(grep -c ' failed' "$out/bench-cuda.log") failed)" | tee -a "$out/bench-gpu.txt"
-python3 -m conformance.speed environment "$out/bench-environment.json"
-python3 -m conformance.speed summary --machine "$machine" > "$out/bench-cuda.md"
+python3 -m benchmarks.speed environment "$out/bench-environment.json"
+python3 -m benchmarks.speed summary --machine "$machine" > "$out/bench-cuda.md"
 cp .asv/results/"$machine"/machine.json "$out/bench-machine.json"
 cp .asv/results/"$machine"/"${commit:0:8}"-*.json "$out/bench-results.json"

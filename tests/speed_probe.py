@@ -1,5 +1,5 @@
 """Run by tests/test_speed.py in a process of its own, per framework module: every timed
-call of `conformance.speed` computes what it claims, on a small array.
+call of `benchmarks.speed` computes what it claims, on a small array.
 
     python tests/speed_probe.py IMPL [IMPL ...]
 
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 
 import benchmarks  # noqa: F401  (the benchmarks' environment: JAX_ENABLE_X64)
-from conformance import speed
+from benchmarks import speed
 from conformance.registry import BY_ID
 
 SIZE = 4096

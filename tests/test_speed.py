@@ -1,4 +1,4 @@
-"""The benchmarks' machinery (conformance/speed.py, benchmarks/bench_selu.py): inputs, skips,
+"""The benchmarks' machinery (benchmarks/speed.py, benchmarks/bench_selu.py): inputs, skips,
 the side-by-side timing, what each framework's timed calls compute, and the reading of
 asv's results."""
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance import speed
+from benchmarks import speed
 from conformance.registry import BY_ID
+from conformance.report import asv_results
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -197,13 +198,13 @@ def _asv_results(tmp_path, factor=1.0):
 
 
 def test_load_results_reads_what_ran_and_leaves_out_what_did_not(tmp_path):
-    loaded = speed.load_results(_asv_results(tmp_path), "m")
+    loaded = asv_results.load_results(_asv_results(tmp_path), "m")
     assert loaded["commit"] == "0123456789abcdef"
     rows = {(r["size"], r["device"]): r for r in loaded["rows"]}
     assert set(rows) == {(4096, "cpu"), (16777216, "cpu")}
     assert rows[(16777216, "cpu")]["seconds"] == pytest.approx(0.05)
     assert rows[(16777216, "cpu")]["fraction"] == 0.5 and rows[(16777216, "cpu")]["gbps"] == 5.0
-    table = speed.summary_markdown(loaded)
+    table = asv_results.summary_markdown(loaded)
     assert "| impl | dtype | 2^12 | 2^24 |" in table
     assert (
         "| numpy/reference | float32 | 200 µs · 0.3 GB/s · 0.05 | 50 ms · 5 GB/s · 0.50 |" in table
@@ -215,10 +216,10 @@ def test_agreement_of_two_runs_compares_the_large_sizes(tmp_path):
     first = _asv_results(tmp_path / "a")
     second = _asv_results(tmp_path / "b", factor=1.04)
     files = [next((d / "m").glob("0123*.json")) for d in (first, second)]
-    differences = speed.agreement(*(speed.load_results_file(f) for f in files))
+    differences = asv_results.agreement(*(asv_results.load_results_file(f) for f in files))
     assert [v for v, _ in differences["seconds"]] == [pytest.approx(0.04)]  # 2^24 only
     assert differences["seconds"][0][1] == ("forward", "numpy/reference", "float32", 1 << 24, "cpu")
-    table = speed.agreement_markdown(differences)
+    table = asv_results.agreement_markdown(differences)
     assert "| seconds | 1 | 4.00% | 4.00% | 4.00% (forward, numpy/reference" in table
     assert table.splitlines()[2].endswith("| 0 |")  # none over 5 %
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import jinja2
 
 from conformance import results as results_file
-from conformance import speed as speed_results
+from conformance.report import asv_results as speed_results
 
 from . import compare as comparing
 from . import model, plots

@@ -103,7 +103,7 @@ def _detail(name: str, was: dict, now: dict) -> str:
 
 
 def speed(old: dict, new: dict, threshold: float = SPEED_THRESHOLD) -> list[dict]:
-    """Cases (conformance.speed rows) whose median time moved by more than `threshold`,
+    """Cases (asv_results rows) whose median time moved by more than `threshold`,
     the largest change first."""
     before = {_speed_key(r): r for r in old["rows"]}
     out = []
