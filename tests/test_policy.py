@@ -199,3 +199,16 @@ def test_a_deviation_is_stale_only_when_no_record_of_the_run_needs_it():
     assert "note" not in sampled and "stale_deviation" not in sampled
     sampled, _ = records()
     assert results.prune_stale([sampled]) == [note] and sampled["note"] == note
+
+
+def test_the_dtype_check_is_judged_by_the_policy(tmp_path):
+    """A silently wrong dtype fails unless a deviation of check "dtype" records it."""
+    plain = policy_module.load(write(tmp_path, PROFILES))
+    wrong = {"dtype": "all", "check": "dtype", "max_ulp": 0.0, "kinds": ("wrong-dtype",)}
+    assert judge(plain, bound=0.0, **wrong).verdict == "fail"
+    assert judge(plain, dtype="all", check="dtype", max_ulp=0.0, bound=0.0).verdict == "pass"
+    recorded = DEVIATION.replace('checks = ["accuracy"]', 'checks = ["dtype"]').replace(
+        'kinds = ["flush-to-zero"]', 'kinds = ["wrong-dtype"]'
+    )
+    policy = policy_module.load(write(tmp_path, PROFILES + recorded))
+    assert judge(policy, bound=0.0, **wrong).verdict == "known-deviation"
