@@ -31,7 +31,7 @@ import ml_dtypes
 import numpy as np
 
 from conformance.frameworks import adapters
-from conformance.registry import BY_ID, Spec, framework_packages, package_version
+from conformance.registry import BY_ID, Spec, framework_packages, missing, package_version
 
 DIRECTIONS = ("forward", "backward")
 DEVICES = ("cpu", "cuda")
@@ -241,7 +241,7 @@ def _gpu_names() -> dict[str, str]:
     """{device: name} from the first installed framework whose module can tell
     (`device_names`)."""
     for adapter in adapters():
-        if BY_ID[f"{adapter.name}/{adapter.variants[0].name}"].unavailable() is not None:
+        if missing(adapter.packages) is not None:
             continue
         module = importlib.import_module(f"conformance.frameworks.{adapter.module}")
         names = getattr(module, "device_names", lambda: {})()

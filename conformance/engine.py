@@ -23,7 +23,7 @@ import numpy as np
 
 import reference
 
-from .checks import Scope, plan
+from .checks import Scope, steps
 from .context import Context, ImplementationContext
 from .findings import Finding, finding_id
 from .io import CACHE_DIR
@@ -209,20 +209,15 @@ class Engine:
             ]
         version = info["version"]
         findings: list[Finding] = []
-        steps: dict[tuple, list] = {}  # (dtype, quantity) -> its checks, in the plan's order
-        for planned in plan(target, device, dtypes):
-            checks = steps.setdefault((planned.dtype, planned.quantity), [])
-            if planned.check not in checks:
-                checks.append(planned.check)
-        for (dtype, quantity), checks in steps.items():
+        for step in steps(target, device, dtypes):
             if self.stop.is_set():
                 raise Cancelled(f"{target.id}: the run was stopped")
-            if checks[0].scope is Scope.QUANTITY:
-                self.progress(f"{target.id} {device} {dtype} {quantity}")
-                context = Context(self, target, device, dtype, quantity, version)
+            if step.scope is Scope.QUANTITY:
+                self.progress(f"{target.id} {device} {step.dtype} {step.quantity}")
+                context = Context(self, target, device, step.dtype, step.quantity, version)
             else:
                 context = ImplementationContext(self, target, device, version)
-            for check in checks:
+            for check in step.checks:
                 findings += check.run(context)
         self.versions[target.id]["seconds"] = round(time.perf_counter() - started, 1)
         return findings

@@ -47,18 +47,25 @@ class Spec:
 
     def unavailable(self) -> str | None:
         """Why this implementation cannot run here, or None when it can."""
-        for package in self.packages:
-            if importlib.util.find_spec(package) is None:
-                return f"{package} is not installed"
-        return None
+        return missing(self.packages)
 
     def version(self) -> str:
         """The installed version of its framework, read from package metadata."""
         return package_version(self.packages[0])
 
-    def worker_env(self, threads: int | None = None) -> dict[str, str]:
-        """The environment of its worker, with every pool it uses at `threads` threads."""
-        return {**thread_environment(threads, (self.framework, *self.uses)), **self.env}
+
+def missing(packages) -> str | None:
+    """Why code that imports `packages` cannot run here ("keras is not installed"), or
+    None: found without importing them."""
+    for package in packages:
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed"
+    return None
+
+
+def packages_of(frameworks) -> tuple[str, ...]:
+    """The import names the adapters `frameworks` (names) need, in order, once each."""
+    return tuple(dict.fromkeys(p for name in frameworks for p in adapter(name).packages))
 
 
 def package_version(package: str) -> str:
@@ -120,15 +127,13 @@ def _specs() -> tuple[Spec, ...]:
     for a in adapters():
         for v in a.variants:
             uses = tuple(v.uses)
-            needed = (*a.packages, *(p for u in uses for p in adapter(u).packages))
-            packages = tuple(dict.fromkeys(needed))
             specs.append(
                 Spec(
                     id=f"{a.name}/{v.name}",
                     calls=v.calls,
                     module=a.module,
                     variant=v.name,
-                    packages=packages,
+                    packages=packages_of((a.name, *uses)),
                     dtypes=v.dtypes,
                     gradient=v.gradient,
                     eager=f"{a.name}/{v.eager}" if v.eager else None,

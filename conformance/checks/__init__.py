@@ -47,23 +47,42 @@ class Planned:
     part: str
 
 
-def plan(target, device: str, dtypes=None) -> list[Planned]:
-    """Every finding of `target` (engine.Target) on `device`, for the dtypes asked for that
-    it supports, in the order they are produced."""
+@dataclass(frozen=True)
+class Step:
+    """The checks that run in one context: a dtype and quantity, or ("all", None) for the
+    implementation scope."""
+
+    scope: Scope
+    dtype: str
+    quantity: str | None
+    checks: tuple[Check, ...]
+
+
+def steps(target, device: str, dtypes=None) -> list[Step]:
+    """The steps of `target` (engine.Target) on `device`, for the dtypes asked for that it
+    supports, in the order they run; the engine runs them, `plan` lists their findings."""
+    wanted = [
+        (Scope.QUANTITY, dtype, quantity)
+        for dtype in target.dtypes
+        if dtypes is None or dtype in dtypes
+        for quantity in target.quantities
+    ]
     out = []
-    for dtype in [d for d in target.dtypes if dtypes is None or d in dtypes]:
-        for quantity in target.quantities:
-            out += _planned(target, device, Scope.QUANTITY, dtype, quantity)
-    return out + _planned(target, device, Scope.IMPLEMENTATION, "all", None)
+    for scope, dtype, quantity in [*wanted, (Scope.IMPLEMENTATION, "all", None)]:
+        chosen = [c for c in CHECKS if c.scope is scope and c.applies(target, device)]
+        if chosen:
+            out.append(Step(scope, dtype, quantity, tuple(chosen)))
+    return out
 
 
-def _planned(target, device, scope, dtype, quantity) -> list[Planned]:
+def plan(target, device: str, dtypes=None) -> list[Planned]:
+    """Every finding of `target` on `device`, in the order they are produced."""
     return [
-        Planned(check, dtype, quantity, part)
-        for check in CHECKS
-        if check.scope is scope and check.applies(target, device)
-        for part in check.ids(dtype, quantity)
+        Planned(check, step.dtype, step.quantity, part)
+        for step in steps(target, device, dtypes)
+        for check in step.checks
+        for part in check.ids(step.dtype, step.quantity)
     ]
 
 
-__all__ = ["CHECKS", "Check", "Planned", "Scope", "plan"]
+__all__ = ["CHECKS", "Check", "Planned", "Scope", "Step", "plan", "steps"]

@@ -26,27 +26,23 @@ def _on(backend: str) -> dict[str, str]:
     return {"KERAS_BACKEND": backend}
 
 
+def _backend_variant(backend: str, name: str) -> Variant:
+    """keras/<backend>: keras.activations.selu on that backend, on the CPU only."""
+    return Variant(
+        backend,
+        f"keras.activations.selu, Keras 3 on the {name} backend",
+        uses=(backend,),
+        env={**_CPU_ONLY, **_on(backend)},
+        devices=("cpu",),
+    )
+
+
 ADAPTER = Adapter(
     name="keras",
     module="keras_impl",
     packages=("keras",),
     order=5,
-    variants=(
-        Variant(
-            "jax",
-            "keras.activations.selu, Keras 3 on the JAX backend",
-            uses=("jax",),
-            env={**_CPU_ONLY, **_on("jax")},
-            devices=("cpu",),
-        ),
-        Variant(
-            "torch",
-            "keras.activations.selu, Keras 3 on the PyTorch backend",
-            uses=("torch",),
-            env={**_CPU_ONLY, **_on("torch")},
-            devices=("cpu",),
-        ),
-    ),
+    variants=(_backend_variant("jax", "JAX"), _backend_variant("torch", "PyTorch")),
     selfnorm=(
         SelfNormSuite("keras-torch", (Check.KERAS_IDIOM,), uses=("torch",), env=_on("torch")),
         SelfNormSuite(

@@ -79,7 +79,7 @@ class ItemResult:
 class Worker:
     """A child process serving one framework module (or a user's function).
 
-    `env`: the environment the framework needs (`Spec.worker_env`), over the caller's;
+    `env`: the environment the framework needs (`engine.Target.environment`), over the caller's;
     `threads`: the intra-op threads the module is told to use (`set_threads`), None for
     its default.
     """
@@ -189,9 +189,9 @@ class Worker:
             message = f"crashed ({describe_exit(code)}) {what}{self.log_tail()}"
             raise WorkerError(message, Failure.CRASH) from None
 
-    def _request(self, message: dict, timeout: float):
+    def _request(self, message: dict, timeout: float, what: str | None = None):
         self._conn_out.send(message)
-        return self._receive(timeout, f"while {message['op']}")
+        return self._receive(timeout, what or f"while {message['op']}")
 
     def call(
         self, variant: str, quantity: str, device: str, items: list, timeout: float | None = None
@@ -233,8 +233,8 @@ class Worker:
         says `what` the task was doing), or of kind ERROR when it raised."""
         if not self.alive:
             self.start()
-        self._conn_out.send({"op": "task", "task": task, "arguments": arguments})
-        reply = self._receive(self.timeout if timeout is None else timeout, what or task)
+        message = {"op": "task", "task": task, "arguments": arguments}
+        reply = self._request(message, self.timeout if timeout is None else timeout, what or task)
         if "error" in reply:
             raise WorkerError(reply["error"], Failure.ERROR)
         return reply["result"]

@@ -14,7 +14,6 @@ Two kinds of record, both in results.json:
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from ..axes import ALL_DTYPES, QUANTITIES
 from ..frameworks.base import SelfNormCheck as Check
 from ..policy import Deviation
 from ..process.worker import Worker, WorkerError
+from ..registry import missing
 from .bounds import stack_bounds, variance_standard_error
 from .child import TASK
 from .suites import Suite, suites
@@ -35,10 +35,7 @@ CONFIG_PATH = Path(__file__).resolve().parent.parent / "data" / "self_normalizat
 
 def missing_package(suite: Suite) -> str | None:
     """Why `suite` cannot run here ("keras is not installed"), or None."""
-    for package in suite.packages:
-        if importlib.util.find_spec(package) is None:
-            return f"{package} is not installed"
-    return None
+    return missing(suite.packages)
 
 
 LECUN_NAME = "lecun_normal"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..frameworks import adapter, adapters
-from ..registry import shared_environment
+from ..frameworks import adapters
+from ..registry import packages_of, shared_environment
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ def all_suites() -> list[Suite]:
     for a in adapters():
         for s in a.selfnorm:
             frameworks = (a.name, *s.uses)
-            packages = tuple(dict.fromkeys(p for f in frameworks for p in adapter(f).packages))
             env = {**shared_environment(frameworks), **s.env}
             group = s.uses[0] if s.uses else a.name
+            packages = packages_of(frameworks)
             found.append(Suite(s.name, group, a.name, a.module, s.checks, packages, env))
     order = [a.name for a in adapters()]
     return sorted(found, key=lambda s: (order.index(s.group), s.marker != s.group))
