@@ -2,7 +2,7 @@
 
 One engine serves pytest (`conformance/test_gate.py`) and the CLI (`run`, `check`); the
 sweeps (`sweep/`) share its measurement (`measure.py`), workers and policy. It runs the
-plan of `checks.plan`, each check in a `context.Context`, and gives `Finding`s, each with a
+steps of `checks.steps`, each check in a `context.Context`, and gives `Finding`s, each with a
 verdict from the policy, a message a person can act on (input in hex, output, expected,
 ulps, a one-line reproducer) and the record that goes into results.json.
 
