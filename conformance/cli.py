@@ -1,6 +1,7 @@
-"""python -m conformance list | run | check | sweep
+"""python -m conformance list | run | check | sweep | env | matrix | report
 
-`sweep` lives in sweep/command.py.
+`sweep` lives in sweep/command.py, `env` in environments/command.py, `matrix` in
+matrix/command.py.
 
 Exit status: 0 conformant (or only recorded known deviations), 1 a violation or a
 regression, 2 a usage or configuration error (one line on stderr, never a traceback).
@@ -20,6 +21,9 @@ from .corpus import CorpusError
 from .engine import Engine, Target
 from .frameworks.user_impl import parse as parse_user_spec
 from .io import CACHE_DIR
+from .placement import Placement, PlacementError
+from .placement import add_arguments as add_placement_arguments
+from .placement import parse as parse_placement
 from .process.worker import Failure, Worker, WorkerError
 from .registry import ALL_DTYPES, BY_ID, SPECS, lookup
 from .runner import Runner
@@ -64,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
             help="seconds one call may take before it counts as a hang",
         )
         p.add_argument("-v", "--verbose", action="store_true", help="print passing checks too")
+        add_placement_arguments(p)
 
     p = sub.add_parser("run", help="the gate over the built-in implementations")
     common(p, "implementation id (repeatable; default: every available one)")
@@ -88,9 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grad", default=None, help="MODULE:FUNCTION computing its derivative")
     p.set_defaults(run=cmd_check)
 
+    from .environments.command import add_parser as add_env
+    from .matrix.command import add_parser as add_matrix
     from .sweep.command import add_parser as add_sweep
 
     add_sweep(sub, UsageError)
+    add_env(sub, UsageError)
+    add_matrix(sub, UsageError)
 
     p = sub.add_parser("report", help="index.html and report.md from results and asv results")
     p.add_argument(
@@ -113,8 +122,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("OLD", "NEW"),
         help="what changed between two results.json (or two asv results files); repeatable",
     )
+    p.add_argument(
+        "--matrix",
+        default=None,
+        metavar="PATH",
+        help="the matrix's summary (python -m conformance matrix --json PATH) to show",
+    )
     p.set_defaults(run=cmd_report)
     return parser
+
+
+def placement_of(args) -> Placement:
+    try:
+        return parse_placement(args.python, args.env)
+    except PlacementError as error:
+        raise UsageError(str(error)) from None
 
 
 # -- report --------------------------------------------------------------------------------
@@ -129,6 +151,7 @@ def cmd_report(args) -> int:
         asv=Path(args.asv),
         machine=args.machine,
         compare=[(Path(a), Path(b)) for a, b in args.compare],
+        matrix=Path(args.matrix) if args.matrix else None,
     )
     try:
         html, markdown = write(inputs, Path(args.out))
@@ -219,6 +242,7 @@ def cmd_run(args) -> int:
     policy, profile = policy_module.load_profile(args.policy, args.profile)
     check_destinations(args)
     config = None if args.no_self_normalization else selfnorm.load_config()
+    placement = placement_of(args)
     requested = args.impl or [spec.id for spec in SPECS]
     specs, skipped = [], {}
     for impl_id in requested:
@@ -230,7 +254,7 @@ def cmd_run(args) -> int:
             spec = lookup(impl_id)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        why = spec.unavailable()
+        why = spec.unavailable(placement.interpreter(spec))
         if why and args.impl:
             raise UsageError(f"{impl_id} cannot run here: {why}")
         if why:
@@ -246,6 +270,7 @@ def cmd_run(args) -> int:
         jobs=args.jobs,
         dtypes=args.dtype or None,
         progress=_progress,
+        placement=placement,
     )
     pairs = [(spec, device) for spec in specs for device in devices]
     findings = []
@@ -262,7 +287,9 @@ def cmd_run(args) -> int:
     normalization = None
     frameworks = [g for g in selfnorm.groups() if g in {spec.framework for spec in specs}]
     if frameworks and config is not None:
-        normalization = selfnorm.run(frameworks, config, progress=_progress)
+        normalization = selfnorm.run(
+            frameworks, config, progress=_progress, interpreters=placement.of_framework
+        )
         _report_selfnorm(normalization, args.verbose)
     return _finish(
         findings, runner.versions, profile, policy, skipped, args, started, normalization
@@ -305,7 +332,16 @@ def cmd_check(args) -> int:
                 raise UsageError(str(error)) from None
     policy, profile = policy_module.load_profile(args.policy, args.profile)
     check_destinations(args)
-    target = Target.user_function(forward, args.grad, args.dtype or ALL_DTYPES)
+    placement = placement_of(args)
+    if placement.environments:
+        raise UsageError(
+            "check takes --python PATH, not --env: a user's function may call any framework"
+        )
+    interpreter = placement.interpreters.get("*")
+    if set(placement.interpreters) - {"*"}:
+        raise UsageError("check takes --python PATH for the whole function, not FRAMEWORK=PATH")
+    python = None if interpreter is None else interpreter.path
+    target = Target.user_function(forward, args.grad, args.dtype or ALL_DTYPES, python)
     engine = Engine(policy, profile, timeout=args.timeout, progress=_progress)
     try:
         try:

@@ -46,9 +46,10 @@ class Target:
     eager: str | None = None  # variant of the same module to compare with
     user: tuple | None = None
     frameworks: tuple[str, ...] | None = None  # adapters it runs on; None: any (a user's)
+    python: str | None = None  # the interpreter of its worker; None: the suite's own
 
     @classmethod
-    def of(cls, spec: Spec) -> Target:
+    def of(cls, spec: Spec, python: str | None = None) -> Target:
         eager = spec.eager.split("/")[1] if spec.eager else None  # a variant of the module
         return cls(
             spec.id,
@@ -59,10 +60,13 @@ class Target:
             dict(spec.env),
             eager,
             frameworks=(spec.framework, *spec.uses),
+            python=python,
         )
 
     @classmethod
-    def user_function(cls, forward: str, gradient: str | None, dtypes) -> Target:
+    def user_function(
+        cls, forward: str, gradient: str | None, dtypes, python: str | None = None
+    ) -> Target:
         quantities = ("forward", "gradient") if gradient else ("forward",)
         label = forward if not gradient else f"{forward} (derivative {gradient})"
         return cls(
@@ -73,6 +77,7 @@ class Target:
             tuple(dtypes),
             user_environment(),
             user=(forward, gradient),
+            python=python,
         )
 
     def environment(self, threads: int | None = None) -> dict[str, str]:
@@ -81,7 +86,9 @@ class Target:
 
     def worker(self, threads: int | None = None, timeout: float = 300.0) -> Worker:
         """A worker (not started) for this target."""
-        return Worker(self.module, self.environment(threads), threads, self.user, timeout)
+        return Worker(
+            self.module, self.environment(threads), threads, self.user, timeout, self.python
+        )
 
 
 class Cancelled(RuntimeError):
@@ -157,12 +164,19 @@ class Engine:
         - 1), and a dtype's verdict must not depend on which dtypes were checked before.
         """
         dtype = dtype if target.eager else None
-        key = (target.module, tuple(sorted(target.env.items())), threads, target.user, dtype)
+        key = (
+            target.module,
+            tuple(sorted(target.env.items())),
+            threads,
+            target.user,
+            dtype,
+            target.python,
+        )
         if key not in self._workers:
             stale = [
                 k
                 for k in self._workers
-                if k[0] != target.module or k[3] != target.user or k[4] != dtype
+                if k[0] != target.module or k[3:] != (target.user, dtype, target.python)
             ]
             for other in stale:
                 self._workers.pop(other).close()

@@ -85,7 +85,7 @@ class Deviation:
     def matches(
         self,
         impl: str,
-        version: str,
+        version: str | None,
         device: str,
         dtype: str,
         quantity: str,
@@ -102,6 +102,10 @@ class Deviation:
             return False
         if case is not None and self.cases and case not in self.cases:
             return False
+        return version is None or self.covers(version)
+
+    def covers(self, version: str) -> bool:
+        """Whether its range holds the framework release `version`."""
         try:
             return Version(_public(version)) in self.versions
         except InvalidVersion:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .axes import ALL_DTYPES, DEVICES, QUANTITIES
 from .frameworks import Adapter, adapter, adapters
+from .process.interpreter import Interpreter
 
 __all__ = ["ALL_DTYPES", "BY_ID", "FRAMEWORKS", "QUANTITIES", "SPECS", "Spec", "lookup"]
 
@@ -45,12 +46,18 @@ class Spec:
     def quantities(self) -> tuple[str, ...]:
         return QUANTITIES if self.gradient else ("forward",)
 
-    def unavailable(self) -> str | None:
-        """Why this implementation cannot run here, or None when it can."""
+    def unavailable(self, interpreter: Interpreter | None = None) -> str | None:
+        """Why this implementation cannot run here (in `interpreter`, default the suite's
+        own), or None when it can."""
+        if interpreter is not None:
+            return interpreter.missing(self.packages)
         return missing(self.packages)
 
-    def version(self) -> str:
-        """The installed version of its framework, read from package metadata."""
+    def version(self, interpreter: Interpreter | None = None) -> str:
+        """The installed version of its framework (in `interpreter`, default the suite's
+        own), read from package metadata."""
+        if interpreter is not None:
+            return interpreter.version(distributions_of(self.packages[0]))
         return package_version(self.packages[0])
 
 
@@ -68,13 +75,25 @@ def packages_of(frameworks) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p for name in frameworks for p in adapter(name).packages))
 
 
-def package_version(package: str) -> str:
-    """The installed version of an import name, from its distribution's metadata."""
-    distributions = next(
+def distributions_of(package: str) -> tuple[str, ...]:
+    """The distributions that may carry an import name (tensorflow: tensorflow-cpu, ...)."""
+    return next(
         (a.distributions for a in adapters() if a.packages[0] == package and a.distributions),
         (package,),
     )
-    for dist in distributions:
+
+
+def all_packages() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(import names, distributions) of every adapter: what a probe of another
+    interpreter asks for (`process.interpreter.probe`)."""
+    names = tuple(dict.fromkeys(p for a in adapters() for p in a.packages))
+    dists = tuple(dict.fromkeys(d for name in names for d in distributions_of(name)))
+    return names, dists
+
+
+def package_version(package: str) -> str:
+    """The installed version of an import name, from its distribution's metadata."""
+    for dist in distributions_of(package):
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .io import write_atomic
 from .machine import cpu_level, cpu_name
-from .registry import SPECS, framework_packages, package_version
+from .registry import BY_ID, SPECS, framework_packages, package_version
 
 SCHEMA_VERSION = 1
 VOLATILE_KEYS = ("generated_at", "timings")
@@ -38,6 +38,17 @@ class ResultsError(ValueError):
 def environment(workers: dict[str, dict]) -> dict:
     names = (*framework_packages(), "mpmath", "ml_dtypes")
     frameworks = {name: package_version(name) for name in names}
+    # What the workers ran: in another interpreter (--python, --env) their versions are
+    # not the suite's own.
+    for impl_id, info in workers.items():
+        spec = BY_ID.get(impl_id)
+        if spec is not None and info.get("version"):
+            frameworks[spec.packages[0]] = info["version"]
+    interpreters = sorted(
+        {(i.get("interpreter"), i.get("python"), i.get("numpy")) for i in workers.values()}
+        - {(None, None, None)},
+        key=str,
+    )
     devices = sorted({d for info in workers.values() for d in info.get("devices", [])})
     return {
         "python": sys.version.split()[0],
@@ -47,6 +58,7 @@ def environment(workers: dict[str, dict]) -> dict:
         "cpu_count": os.cpu_count(),
         "frameworks": frameworks,
         "devices": devices,
+        "workers": [{"interpreter": i, "python": p, "numpy": n} for i, p, n in interpreters],
     }
 
 
@@ -61,6 +73,9 @@ def build(
     """The results document of a run from its findings (findings.Finding) and, where they
     ran, the self-normalisation checks (conformance.selfnorm.Run)."""
     measurements, special_values, checks = flatten(findings)
+    for record in measurements + special_values + checks:
+        if record.get("impl") in versions:
+            record["runtime"] = runtime(versions[record["impl"]])
     counts = {"pass": 0, "known-deviation": 0, "fail": 0}
     for finding in findings:
         counts[finding.verdict] += 1
@@ -82,6 +97,7 @@ def build(
                     "version": info.get("version"),
                     "devices": info.get("devices", []),
                     "calls": spec.calls,
+                    **runtime(info),
                 }
             )
         elif spec.id in skipped:
@@ -111,6 +127,16 @@ def build(
         "summary": {"verdict": verdict, "counts": counts, "stale_deviations": stale},
         "timings": {impl: info.get("seconds") for impl, info in versions.items()},
     }
+
+
+RUNTIME_KEYS = ("version", "python", "numpy", "interpreter", "environment")
+
+
+def runtime(info: dict) -> dict:
+    """What a record says of where it was measured: its framework's version, the worker's
+    Python, numpy and interpreter, and the environment of the matrix it belongs to (where
+    it does), from the worker's report (`process/worker.py`, init) and the placement."""
+    return {k: info[k] for k in RUNTIME_KEYS if info.get(k) is not None}
 
 
 def flatten(findings) -> tuple[list, list, list]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .engine import Engine, ReferenceStore, Target
 from .findings import Finding
+from .placement import Placement
 from .policy import Policy, Profile
 from .process.worker import WorkerError
 from .registry import Spec
@@ -36,8 +37,10 @@ class Runner:
         jobs: int = 2,
         dtypes=None,
         progress=None,
+        placement: Placement | None = None,
     ):
         self.policy, self.profile, self.timeout = policy, profile, timeout
+        self.placement = placement or Placement()
         self.dtypes, self.progress = dtypes, progress
         self.store = ReferenceStore()
         self.versions: dict[str, dict] = {}
@@ -50,7 +53,7 @@ class Runner:
         """Schedule (spec, device) pairs; those of one framework module run in one group."""
         groups: dict[tuple, list[tuple[Spec, str]]] = {}
         for spec, device in pairs:
-            key = (spec.module, tuple(sorted(spec.env.items())))
+            key = (spec.module, tuple(sorted(spec.env.items())), self.placement.python(spec))
             groups.setdefault(key, []).append((spec, device))
             self._futures[(spec.id, device)] = Future()
         # In the registry's order, which is the order tests and reports read them in.
@@ -70,11 +73,13 @@ class Runner:
                     future.set_exception(error)
         finally:
             with self._lock:
-                self.versions.update(engine.versions)
+                for impl_id, info in engine.versions.items():
+                    spec = next(s for s, _ in members if s.id == impl_id)
+                    self.versions[impl_id] = {**info, **self.placement.describe(spec)}
             engine.close()
 
     def _run_one(self, engine: Engine, spec: Spec, device: str) -> Outcome:
-        target = Target.of(spec)
+        target = Target.of(spec, self.placement.python(spec))
         try:
             available = engine.info(target)["devices"]
         except WorkerError:

@@ -170,3 +170,46 @@ def test_no_module_outside_the_adapters_names_a_framework():
 )
 def test_the_scan_recognises_a_framework_name(text, named):
     assert names_a_framework(text, _framework_words()) is named
+
+
+#: What a worker's interpreter may lack: the suite's own dependencies. The worker, the
+#: wire, every adapter and the worker tasks import none of them (at module level), so
+#: `--python PATH` needs numpy, ml_dtypes and the framework only.
+SUITE_ONLY = (
+    "mpmath",
+    "gmpy2",
+    "pytest",
+    "packaging",
+    "scipy",
+    "jinja2",
+    "matplotlib",
+    "reference",
+)
+WORKER_SIDE = (
+    "conformance.process.worker",
+    "conformance.process.wire",
+    "conformance.sweep.call",
+    "conformance.selfnorm.child",
+    *(f"conformance.frameworks.{a.module}" for a in adapters()),
+)
+
+
+def test_the_worker_side_imports_nothing_but_numpy_and_ml_dtypes():
+    import subprocess
+    import sys
+
+    blocker = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {SUITE_ONLY!r}:
+            raise ImportError("the worker side imported " + name)
+sys.meta_path.insert(0, Block())
+for module in {WORKER_SIDE!r}:
+    __import__(module)
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", blocker], cwd=CHECKOUT, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "ok", done.stderr

@@ -1,6 +1,8 @@
-"""onnxruntime/selu: a model of one ONNX Selu node (opset 22, default α and γ), run by
-onnxruntime's CPU execution provider. Forward only (onnxruntime trains, but its training
-API is another product). The model's input has no fixed rank or shape."""
+"""onnxruntime/selu: a model of one ONNX Selu node (default α and γ), run by onnxruntime's
+CPU execution provider, stamped with the highest opset that the release loads (22 for
+1.31, 19 for 1.15; Selu-6 has meant the same since opset 6). Forward only (onnxruntime
+trains, but its training API is another product). The model's input has no fixed rank or
+shape."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ ADAPTER = Adapter(
     variants=(
         Variant(
             "selu",
-            "an ONNX Selu node (opset 22) run by onnxruntime",
+            "an ONNX Selu node (the release's highest opset) run by onnxruntime",
             dtypes=("float16", "float32"),
             gradient=False,
         ),
@@ -68,12 +70,47 @@ def _session(dtype: np.dtype, op: str = "Selu"):
         initializer,
     )
     # No shape on the input: any rank. (onnx.checker insists on one; onnxruntime does not.)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)], ir_version=10)
+    return _load(ort, helper, graph, opset())
+
+
+def _load(ort, helper, graph, opset: int):
+    stamp = [helper.make_opsetid("", opset)]
+    model = helper.make_model(
+        graph, opset_imports=stamp, ir_version=helper.find_min_ir_version_for(stamp)
+    )
     options = ort.SessionOptions()
     options.intra_op_num_threads = _THREADS["n"]
     return ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
+
+
+#: The newest opset tried: the one the suite's pinned onnx and onnxruntime agree on.
+NEWEST_OPSET = 22
+
+
+@functools.cache
+def opset() -> int:
+    """The highest opset (at most NEWEST_OPSET, and at most what the installed onnx knows)
+    whose Selu model this onnxruntime loads: older releases reject newer opsets and IR
+    versions ("Opset 22 is under development", "Unsupported model IR version")."""
+    import onnxruntime as ort
+    from onnx import TensorProto, defs, helper
+
+    element = TensorProto.FLOAT
+    graph = helper.make_graph(
+        [helper.make_node("Selu", ["x"], ["y"])],
+        "probe",
+        [helper.make_tensor_value_info("x", element, None)],
+        [helper.make_tensor_value_info("y", element, None)],
+    )
+    for candidate in range(min(NEWEST_OPSET, defs.onnx_opset_version()), 5, -1):
+        try:
+            _load(ort, helper, graph, candidate)
+        except Exception:  # onnxruntime's own errors have no common public type
+            continue
+        return candidate
+    raise RuntimeError("this onnxruntime loads no Selu model of opset 6 or newer")
 
 
 def build(variant: str, quantity: str, device: str):
@@ -99,7 +136,8 @@ def snippet(variant, quantity, dtype, device, x_hex) -> str:
         f"TensorProto as T; t = T.{'FLOAT16' if dtype == 'float16' else 'FLOAT'}; "
         "m = h.make_model(h.make_graph([h.make_node('Selu', ['x'], ['y'])], 'g', "
         "[h.make_tensor_value_info('x', t, None)], [h.make_tensor_value_info('y', t, None)]), "
-        "opset_imports=[h.make_opsetid('', 22)], ir_version=10); "
+        f"opset_imports=[h.make_opsetid('', {opset()})], "
+        f"ir_version=h.find_min_ir_version_for([h.make_opsetid('', {opset()})])); "
         "s = ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider']); "
         f"x = np.array([float.fromhex('{x_hex}')], '{dtype}'); "
         "print(float(s.run(None, {'x': x})[0][0]).hex())\""

@@ -17,6 +17,11 @@ worker, which is reported and replaced, and the run goes on. The parent (`Worker
                       framework (`selfnorm/child.py`). An exception it raises comes back
                       as {"error": "..."}.
 
+The child may run in another interpreter (`python`: another virtual environment, another
+numpy): it needs only numpy, ml_dtypes and the framework, and the suite's checkout on its
+path. Messages cross as builtins (`wire.py`: arrays as raw bytes with their dtype's name),
+so that numpy 1.26 on one side and 2.x on the other understand each other.
+
 Each item is an array plus a *view* recipe (`views.apply`), applied in the child, because
 pickling an array makes it contiguous: strided, transposed and offset inputs must be made
 where the function is called. The parent waits at most `timeout` seconds for each item.
@@ -41,6 +46,7 @@ import numpy as np
 
 from .. import views
 from ..io import CHECKOUT
+from .wire import decode, encode
 
 
 class Failure(StrEnum):
@@ -81,7 +87,7 @@ class Worker:
 
     `env`: the environment the framework needs (`engine.Target.environment`), over the caller's;
     `threads`: the intra-op threads the module is told to use (`set_threads`), None for
-    its default.
+    its default; `python`: the interpreter the child runs in (default: the suite's own).
     """
 
     def __init__(
@@ -91,8 +97,10 @@ class Worker:
         threads: int | None = None,
         user: tuple[str, str | None] | None = None,
         timeout: float = 300.0,
+        python: str | None = None,
     ):
         self.module, self.threads, self.user, self.timeout = module, threads, user, timeout
+        self.python = python or sys.executable
         self.env = dict(env or {})
         self.info: dict = {}
         self._process: subprocess.Popen | None = None
@@ -112,7 +120,7 @@ class Worker:
         )
         with open(self._log_path, "ab") as log:  # the child keeps its own handle
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(child_read), str(child_write)],
+                [self.python, "-m", __name__, str(child_read), str(child_write)],
                 pass_fds=(child_read, child_write),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -140,7 +148,7 @@ class Worker:
             return
         if self._process.poll() is None:
             try:
-                self._conn_out.send({"op": "exit"})
+                self._send({"op": "exit"})
                 self._process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired, BrokenPipeError):
                 self._kill()
@@ -182,15 +190,18 @@ class Worker:
             self._process = None
             raise WorkerError(f"timed out after {timeout:g} s {what}", Failure.TIMEOUT)
         try:
-            return self._conn_in.recv()
+            return decode(self._conn_in.recv())
         except (EOFError, OSError):
             code = self._process.wait()
             self._process = None
             message = f"crashed ({describe_exit(code)}) {what}{self.log_tail()}"
             raise WorkerError(message, Failure.CRASH) from None
 
+    def _send(self, message: dict) -> None:
+        self._conn_out.send(encode(message))
+
     def _request(self, message: dict, timeout: float, what: str | None = None):
-        self._conn_out.send(message)
+        self._send(message)
         return self._receive(timeout, what or f"while {message['op']}")
 
     def call(
@@ -205,7 +216,7 @@ class Worker:
         """
         if not self.alive:
             self.start()
-        self._conn_out.send(
+        self._send(
             {
                 "op": "call",
                 "variant": variant,
@@ -296,10 +307,21 @@ def one_line(error: BaseException) -> str:
     return text[0][:300] if text else type(error).__name__
 
 
-def _serve(conn_in: Connection, conn_out: Connection) -> None:
+class _Channel:
+    """The child's end of the pipe, speaking `wire`'s builtins."""
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def send(self, message: dict) -> None:
+        self._conn.send(encode(message))
+
+
+def _serve(conn_in: Connection, raw_out: Connection) -> None:
     module = None
+    conn_out = _Channel(raw_out)
     while True:
-        message = conn_in.recv()
+        message = decode(conn_in.recv())
         op = message["op"]
         if op == "exit":
             return
@@ -310,6 +332,7 @@ def _serve(conn_in: Connection, conn_out: Connection) -> None:
                     "version": module.version(),
                     "devices": module.devices(),
                     "python": sys.version.split()[0],
+                    "interpreter": sys.executable,
                     "numpy": np.__version__,
                 }
                 conn_out.send({"ok": True, "info": info})

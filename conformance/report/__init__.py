@@ -4,6 +4,7 @@ model.py     what the report says, from results.json files (verdicts, worst inpu
              values, constants, eager against compiled, deviations, error profiles)
 plots.py     the figures, as inline SVG
 compare.py   what changed between two runs (results.json, or asv results)
+releases.py  the matrix's summary: numerics across framework releases
 templates/   index.html (one self-contained page) and report.md (GitHub-flavoured Markdown,
              short enough for a CI job summary or a pull-request comment)
 
@@ -26,6 +27,7 @@ from conformance.report import asv_results as speed_results
 
 from . import compare as comparing
 from . import model, plots
+from . import releases as across_releases
 
 TEMPLATES = Path(__file__).with_name("templates")
 SPECIAL_DTYPE = "float32"
@@ -41,6 +43,7 @@ class Inputs:
     asv: Path | None = None
     machine: str | None = None
     compare: list[tuple[Path, Path]] = field(default_factory=list)
+    matrix: Path | None = None  # the matrix's summary (python -m conformance matrix)
 
 
 def _ulp(value) -> str:
@@ -168,7 +171,14 @@ def context(inputs: Inputs) -> dict:
             compared["speed"].append(
                 {"old": old, "new": new, "diff": diff, "threshold": comparing.SPEED_THRESHOLD}
             )
+    releases = None
+    if inputs.matrix is not None:
+        try:
+            releases = across_releases.view(across_releases.load(inputs.matrix))
+        except across_releases.MatrixFileError as error:
+            raise ReportError(str(error)) from None
     return {
+        "releases": releases,
         "env": _environment(document, inputs.results),
         "dtypes": model.DTYPES,
         "quantity_names": model.QUANTITY_NAMES,

@@ -26,7 +26,18 @@ stacks' sizes and the known deviations are data: conformance/data/self_normaliza
 
 from __future__ import annotations
 
-from .judge import CONFIG_PATH, Run, SelfNormError, load_config, run
-from .suites import groups
+import importlib
 
 __all__ = ["CONFIG_PATH", "Run", "SelfNormError", "groups", "load_config", "run"]
+
+# Loaded when first asked for: a worker imports `selfnorm.child`, which needs numpy alone,
+# in an interpreter that may have none of what the judge needs (packaging, the reference).
+_FROM = {"groups": "suites"} | dict.fromkeys(
+    ("CONFIG_PATH", "Run", "SelfNormError", "load_config", "run"), "judge"
+)
+
+
+def __getattr__(name: str):
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_FROM[name]}"), name)

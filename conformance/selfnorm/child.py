@@ -40,15 +40,16 @@ def stack_inputs(batch: int, width: int, seed: int, standardised: bool):
     return x.astype(np.float32), g.astype(np.float32)
 
 
-def measure(module, checks: list[str], config: dict) -> dict:
-    """The raw measurements of the suite's `checks` with the framework module `module`."""
+def measure(module, checks: list[str], config: dict, constants: dict) -> dict:
+    """The raw measurements of the suite's `checks` with the framework module `module`
+    (`constants`: what the probes need of the reference, `probes.selu_constants`)."""
     out: dict = {"version": module.version()}
     if Check.STACK in checks:
         out |= _stacks(module, config)
     if Check.KERAS_IDIOM in checks:
         out["idioms"] = module.keras_idioms()
     if {Check.ALPHA_DROPOUT_MOMENTS, Check.ALPHA_DROPOUT_SATURATION} & set(checks):
-        out["alpha_dropout"] = _alpha_dropout(module.alpha_dropout, config)
+        out["alpha_dropout"] = _alpha_dropout(module.alpha_dropout, config, constants)
     return out
 
 
@@ -69,12 +70,16 @@ def _stacks(module, config: dict) -> dict:
     }
 
 
-def _alpha_dropout(dropout, config: dict) -> dict:
+def _alpha_dropout(dropout, config: dict, constants: dict) -> dict:
     a = config["alpha_dropout"]
     seed = config["stack"]["seed"]
     return {
         "moments": [
-            probes.dropout_moments(dropout, rate, a["samples"], seed) for rate in a["rates"]
+            probes.dropout_moments(dropout, rate, a["samples"], seed, constants)
+            for rate in a["rates"]
         ],
-        "saturation": [probes.saturation(dropout, dtype) for dtype in ("float32", "float64")],
+        "saturation": [
+            probes.saturation(dropout, dtype, constants=constants)
+            for dtype in ("float32", "float64")
+        ],
     }

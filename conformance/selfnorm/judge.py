@@ -24,17 +24,22 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from ..axes import ALL_DTYPES, QUANTITIES
 from ..frameworks.base import SelfNormCheck as Check
 from ..policy import Deviation
+from ..process.interpreter import Interpreter
 from ..process.worker import Worker, WorkerError
 from ..registry import missing
 from .bounds import stack_bounds, variance_standard_error
 from .child import TASK
+from .probes import selu_constants
 from .suites import Suite, suites
 
 CONFIG_PATH = Path(__file__).resolve().parent.parent / "data" / "self_normalization.toml"
 
 
-def missing_package(suite: Suite) -> str | None:
-    """Why `suite` cannot run here ("keras is not installed"), or None."""
+def missing_package(suite: Suite, interpreter: Interpreter | None = None) -> str | None:
+    """Why `suite` cannot run here (in `interpreter`, default the suite's own: "keras is
+    not installed"), or None."""
+    if interpreter is not None:
+        return interpreter.missing(suite.packages)
     return missing(suite.packages)
 
 
@@ -122,14 +127,17 @@ def _deviation(entry: dict, versions: SpecifierSet, line: int) -> Deviation:
     )
 
 
-def _measure(suite: Suite, config: dict, timeout: float) -> tuple[dict | None, str | None]:
-    """The raw measurements of one suite, in a worker of its framework, or why there are
-    none."""
+def _measure(
+    suite: Suite, config: dict, timeout: float, python: str | None
+) -> tuple[dict | None, str | None]:
+    """The raw measurements of one suite, in a worker of its framework (in the interpreter
+    `python`, default the suite's own), or why there are none."""
     arguments = {
         "checks": list(suite.checks),
         "config": {k: config[k] for k in ("stack", "initializer", "alpha_dropout")},
+        "constants": selu_constants(),
     }
-    worker = Worker(suite.module, suite.env, None, None, timeout)
+    worker = Worker(suite.module, suite.env, None, None, timeout, python)
     try:
         worker.start()
         return worker.task(TASK, arguments, what=f"measuring {suite.name}"), None
@@ -139,17 +147,27 @@ def _measure(suite: Suite, config: dict, timeout: float) -> tuple[dict | None, s
         worker.close()
 
 
-def run(frameworks, config: dict | None = None, timeout: float = 600.0, progress=None) -> Run:
-    """Measure and judge every suite of `frameworks` (the groups of `suites.suites`)."""
+def run(
+    frameworks,
+    config: dict | None = None,
+    timeout: float = 600.0,
+    progress=None,
+    interpreters=None,
+) -> Run:
+    """Measure and judge every suite of `frameworks` (the groups of `suites.suites`);
+    `interpreters(name)`: the interpreter (`process.interpreter.Interpreter`) of the
+    framework `name`'s workers, None for the suite's own."""
     config = config or load_config()
     out = Run()
     for suite in suites(frameworks):
-        if (why := missing_package(suite)) is not None:
+        interpreter = interpreters(suite.marker) if interpreters else None
+        if (why := missing_package(suite, interpreter)) is not None:
             out.skipped[suite.name] = why
             continue
         if progress:
             progress(f"self-normalisation: {suite.name}")
-        measured, error = _measure(suite, config, timeout)
+        python = None if interpreter is None else interpreter.path
+        measured, error = _measure(suite, config, timeout, python)
         if measured is None:
             out.checks.append(
                 {

@@ -9,8 +9,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from reference import FORMATS, derive, selu
-
 
 def initializer_sample(weights: np.ndarray) -> dict:
     """Mean, variance and largest magnitude of a (fan_in, fan_out) sample, scaled by
@@ -26,20 +24,37 @@ def initializer_sample(weights: np.ndarray) -> dict:
     }
 
 
-def standardised_selu_activations(samples: int, seed: int) -> np.ndarray:
+def selu_constants() -> dict:
+    """What the probes need of the reference: λ and λα (float64) and SELU's limit -λα
+    correctly rounded into float32 and float64 (hex). Computed in the suite's process and
+    passed to the worker, whose interpreter may have no mpmath."""
+    from reference import FORMATS, derive, selu
+
+    c = derive(64)
+    limits = {
+        dtype: float(selu(np.asarray([-np.inf], dtype=FORMATS[dtype].dtype))[0]).hex()
+        for dtype in ("float32", "float64")
+    }
+    return {"lam": float(c.lam), "lam_alpha": float(c.lam_alpha), "limits": limits}
+
+
+def standardised_selu_activations(samples: int, seed: int, constants=None) -> np.ndarray:
     """selu(Z) for Z ~ N(0, 1) (float64, the derived constants), then standardised exactly
     (sample mean 0, variance 1), so that a dropout's own effect is what is measured."""
-    c = derive(64)
-    lam, lam_alpha = float(c.lam), float(c.lam_alpha)
+    constants = constants or selu_constants()
+    lam, lam_alpha = constants["lam"], constants["lam_alpha"]
     z = np.random.default_rng(seed).standard_normal(samples)
     y = np.where(z > 0, lam * z, lam_alpha * np.expm1(np.minimum(z, 0)))
     return ((y - y.mean()) / y.std()).astype(np.float32)
 
 
-def dropout_moments(dropout: Callable, rate: float, samples: int, seed: int) -> dict:
+def dropout_moments(
+    dropout: Callable, rate: float, samples: int, seed: int, constants=None
+) -> dict:
     """Mean and variance of dropout(x, rate) in training mode for standardised SELU
-    activations x, and the standard errors of both estimated from the output itself."""
-    x = standardised_selu_activations(samples, seed)
+    activations x, and the standard errors of both estimated from the output itself
+    (`constants`: `selu_constants()`)."""
+    x = standardised_selu_activations(samples, seed, constants)
     y = dropout(x, rate, seed).astype(np.float64)
     mean, variance = y.mean(), y.var()
     centred = y - mean
@@ -61,6 +76,7 @@ def saturation(
     rate: float = 0.75,
     samples: int = 4096,
     seed: int = 0,
+    constants=None,
 ) -> dict:
     """The value AlphaDropout gives the dropped units, in `dtype`, to the ulp.
 
@@ -75,18 +91,19 @@ def saturation(
     The rate 0.75 makes that so: a = ((1 - p)·(1 + p·α'²))^(-1/2) ≈ 1.098, so a·x moves by
     more than x's ulp when x does, and |a·x| ≈ 1.93 stays in x's binade [1, 2), where the
     ulp is x's (at rate 0.5, a ≈ 0.89 maps neighbours of x onto one float32 output)."""
-    fmt = FORMATS[dtype]
-    expected = float(selu(np.asarray([-np.inf], dtype=fmt.dtype))[0])  # -λα, rounded once
-    candidates = [np.asarray(expected, dtype=fmt.dtype)]
+    constants = constants or selu_constants()
+    dtype_of = np.dtype(dtype)
+    expected = float.fromhex(constants["limits"][dtype])  # -λα, rounded once
+    candidates = [np.asarray(expected, dtype=dtype_of)]
     for direction in (-np.inf, np.inf):
         v = candidates[0]
         for _ in range(window):
-            v = np.nextafter(v, np.asarray(direction, dtype=fmt.dtype))
+            v = np.nextafter(v, np.asarray(direction, dtype=dtype_of))
             candidates.append(v)
     candidates.sort()
     outputs = {}
     for v in candidates:
-        values = np.unique(dropout(np.full(samples, v, dtype=fmt.dtype), rate, seed))
+        values = np.unique(dropout(np.full(samples, v, dtype=dtype_of), rate, seed))
         if values.size > 2:
             return {
                 "dtype": dtype,

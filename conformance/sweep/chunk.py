@@ -22,19 +22,14 @@ import reference
 from reference import Format, format_of
 
 from ..measure import as_float64, compare_one_sided, error_columns, hexf, ulp_error
-from ..process.worker import load_module, one_line
+from .call import ChunkError, call, functions
+from .call import inputs as bit_patterns
 from .summary import BUCKETS, NO_FIGURE, TOP, RangeSummary
-
-_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-class ChunkError(Exception):
-    """The implementation failed on this chunk: raised, or returned the wrong thing."""
 
 
 def inputs(fmt: Format, start: int, stop: int) -> np.ndarray:
     """Every value of `fmt` whose bit pattern lies in [start, stop), in that order."""
-    return np.arange(start, stop, dtype=np.uint64).astype(_UINT[fmt.dtype.itemsize])
+    return bit_patterns(fmt.dtype, start, stop)
 
 
 def measure(function, dtype: str, quantity: str, start: int, stop: int) -> RangeSummary:
@@ -58,7 +53,7 @@ def measure_many(functions, dtype: str, quantity: str, start: int, stop: int) ->
         t1 = time.perf_counter()
         x = truth.bits.copy().view(fmt.dtype)  # the implementation's copy
         try:
-            got = _call(function, x, truth.bits, dtype)
+            got = call(function, x, truth.bits, dtype)
         except ChunkError as error:
             out.append(error)
             continue
@@ -72,22 +67,6 @@ def measure_many(functions, dtype: str, quantity: str, start: int, stop: int) ->
         }
         out.append(summary)
     return out
-
-
-def _call(function, x: np.ndarray, bits: np.ndarray, dtype: str) -> np.ndarray:
-    try:
-        got = function(x)
-    except Exception as error:
-        raise ChunkError(f"raised {type(error).__name__}: {error}".splitlines()[0]) from None
-    if isinstance(got, np.generic):
-        got = np.asarray(got)
-    if not isinstance(got, np.ndarray):
-        raise ChunkError(f"returned {type(got).__name__}, not numpy.ndarray")
-    if got.dtype != x.dtype or got.shape != bits.shape:
-        raise ChunkError(f"returned {got.dtype} of shape {got.shape} for {dtype} of {bits.shape}")
-    if not np.array_equal(x.view(bits.dtype), bits):
-        raise ChunkError("modified its input")
-    return got
 
 
 class _Truth:
@@ -245,7 +224,12 @@ def _example(bits, x, got, expected, i, k, ulp=None) -> dict:
     }
 
 
-_EXTRA_MODULES: dict = {}
+def measure_outputs(outputs: dict, dtype: str, quantity: str, start: int, stop: int) -> dict:
+    """The RangeSummary (as JSON) of each member's outputs on [start, stop), the reference
+    evaluated once here: the suite's side of `call.outputs`."""
+    live = list(outputs)
+    given = [lambda x, y=outputs[i]: y for i in live]
+    return _reply(live, measure_many(given, dtype, quantity, start, stop), {})
 
 
 def serve(module, members, threads, quantity, device, dtype, start, stop) -> dict:
@@ -257,16 +241,13 @@ def serve(module, members, threads, quantity, device, dtype, start, stop) -> dic
     from reference import fast
 
     fast.set_threads(1)  # one worker per core already
-    functions, errors = [], {}
-    for i, (name, variant) in enumerate(members):
-        try:
-            member = _member_module(module, name, threads)
-            functions.append(member.build(variant, quantity, device))
-        except Exception as error:
-            errors[i] = f"cannot build the function: {one_line(error)}"
-            functions.append(None)
-    live = [i for i, f in enumerate(functions) if f is not None]
-    outcomes = measure_many([functions[i] for i in live], dtype, quantity, start, stop)
+    built, errors = functions(module, members, threads, quantity, device)
+    live = [i for i, f in enumerate(built) if f is not None]
+    outcomes = measure_many([built[i] for i in live], dtype, quantity, start, stop)
+    return _reply(live, outcomes, errors)
+
+
+def _reply(live: list[int], outcomes: list, errors: dict) -> dict:
     summaries = {}
     for i, outcome in zip(live, outcomes, strict=True):
         if isinstance(outcome, ChunkError):
@@ -274,12 +255,3 @@ def serve(module, members, threads, quantity, device, dtype, start, stop) -> dic
         else:
             summaries[i] = outcome.as_json()
     return {"summaries": summaries, "errors": errors}
-
-
-def _member_module(module, name: str, threads):
-    """The framework module `name`: the worker's own, or another loaded beside it."""
-    if name == module.__name__.rsplit(".", 1)[-1]:
-        return module
-    if name not in _EXTRA_MODULES:
-        _EXTRA_MODULES[name] = load_module({"module": name, "threads": threads})
-    return _EXTRA_MODULES[name]

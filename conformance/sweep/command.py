@@ -30,6 +30,9 @@ from .. import policy as policy_module
 from ..engine import Target
 from ..frameworks.user_impl import parse as parse_user_spec
 from ..measure import Figure, round_significant
+from ..placement import Placement, PlacementError
+from ..placement import add_arguments as add_placement_arguments
+from ..placement import parse as parse_placement
 from ..process.worker import Worker, WorkerError
 from ..registry import BY_ID, SPECS, lookup
 from . import float64
@@ -70,6 +73,7 @@ def add_parser(sub, usage_error) -> None:
     p.add_argument("--profile", default=None)
     p.add_argument("--policy", default=None)
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one chunk may take")
+    add_placement_arguments(p)
     p.add_argument("--chunk", type=int, default=CHUNK, help=f"inputs per chunk ({CHUNK})")
     p.add_argument("--checkpoint", default=None, help="checkpoint folder (default: .cache)")
     p.add_argument(
@@ -99,24 +103,34 @@ def _hex(text: str | None, default: int, name: str, limit: int, usage_error) -> 
     return value
 
 
-def _target(impl: str, quantity: str, usage_error) -> Target:
+def _placement(args, usage_error) -> Placement:
+    try:
+        return parse_placement(args.python, args.env)
+    except PlacementError as error:
+        raise usage_error(str(error)) from None
+
+
+def _target(impl: str, quantity: str, usage_error, placement: Placement) -> Target:
     if ":" in impl:
         try:
             parse_user_spec(impl)
         except ValueError as error:
             raise usage_error(str(error)) from None
         forward = impl if quantity == "forward" else None
-        return Target.user_function(forward or impl, impl if quantity == "gradient" else None, [])
+        everywhere = placement.interpreters.get("*")
+        python = None if everywhere is None else everywhere.path
+        gradient = impl if quantity == "gradient" else None
+        return Target.user_function(forward or impl, gradient, [], python)
     try:
         spec = lookup(impl)
     except ValueError as error:
         raise usage_error(str(error)) from None
-    why = spec.unavailable()
+    why = spec.unavailable(placement.interpreter(spec))
     if why:
         raise usage_error(f"{impl} cannot run here: {why}")
     if quantity not in spec.quantities:
         raise usage_error(f"{impl} has no {quantity} (it computes {', '.join(spec.quantities)})")
-    return Target.of(spec)
+    return Target.of(spec, placement.python(spec))
 
 
 def cmd_sweep(args, usage_error) -> int:
@@ -145,7 +159,7 @@ def cmd_sweep(args, usage_error) -> int:
     if args.all:
         return _sweep_all(args, policy, profile, usage_error)
     quantity = args.quantity or "forward"
-    target = _target(args.impl, quantity, usage_error)
+    target = _target(args.impl, quantity, usage_error, _placement(args, usage_error))
     if args.impl in BY_ID and dtype not in BY_ID[args.impl].dtypes:
         raise usage_error(f"{args.impl} does not support {dtype}")
     return _one(args, target, dtype, quantity, policy, profile, usage_error)
@@ -250,7 +264,7 @@ def _print(rec: dict, timing: dict | None, target: Target, change=None) -> None:
 
 def _snippet(target: Target, rec: dict, x_hex: str) -> str:
     try:
-        with Worker(target.module, target.env, 1, target.user, 60) as worker:
+        with Worker(target.module, target.env, 1, target.user, 60, target.python) as worker:
             return worker.snippet(
                 target.variant, rec["quantity"], rec["dtype"], rec["device"], x_hex
             )
@@ -263,7 +277,7 @@ def _snippet(target: Target, rec: dict, x_hex: str) -> str:
 
 def _search(args, target, dtype, quantity, policy, profile, usage_error) -> int:
     started = time.perf_counter()
-    worker = Worker(target.module, target.env, None, target.user, args.timeout)
+    worker = Worker(target.module, target.env, None, target.user, args.timeout, target.python)
     try:
         try:
             info = dict(worker.start())
@@ -367,8 +381,9 @@ def _sweep_all(args, policy, profile, usage_error) -> int:
     dtypes = [args.dtype] if args.dtype else ["float32", "float64"]
     quantities = [args.quantity] if args.quantity else ["forward", "gradient"]
     available = []
+    placement = _placement(args, usage_error)
     for spec in SPECS:
-        why = spec.unavailable()
+        why = spec.unavailable(placement.interpreter(spec))
         if why:
             print(f"skip {spec.id}: {why}")
         else:
@@ -378,7 +393,7 @@ def _sweep_all(args, policy, profile, usage_error) -> int:
     for dtype in dtypes:
         for quantity in quantities:
             targets = [
-                Target.of(spec)
+                Target.of(spec, placement.python(spec))
                 for spec in available
                 if dtype in spec.dtypes and quantity in spec.quantities
             ]

@@ -36,7 +36,9 @@ from ..io import CACHE_DIR
 from ..measure import Figure, round_significant
 from ..policy import Policy, Profile
 from ..process.worker import Worker, WorkerError
+from ..results import runtime
 from .checkpoint import Checkpoint
+from .chunk import measure_outputs
 from .summary import BUCKETS, TIME_PARTS, RangeSummary, binade
 
 #: Inputs per chunk: 2^20 keeps the measurement's float64 temporaries (8 MB each) in the
@@ -48,6 +50,7 @@ _CODE = [
     *sorted((Path(__file__).parent.parent.parent / "reference").glob("*.py")),
     Path(__file__).parent.parent / "measure.py",
     Path(__file__).parent / "chunk.py",
+    Path(__file__).parent / "call.py",
     Path(__file__).parent / "summary.py",
 ]
 
@@ -164,7 +167,7 @@ def run_group(
     for i, sweep in enumerate(sweeps):
         target = sweep.target
         if target.module not in infos:
-            probe = Worker(target.module, env, 1, target.user, sweep.timeout)
+            probe = Worker(target.module, env, 1, target.user, sweep.timeout, target.python)
             try:
                 infos[target.module] = dict(probe.start())
             except WorkerError as error:
@@ -257,7 +260,7 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, 
 
     def serve() -> None:
         target = first.target
-        worker = Worker(target.module, env, 1, target.user, first.timeout)
+        worker = Worker(target.module, env, 1, target.user, first.timeout, target.python)
         try:
             while not stop.is_set():
                 try:
@@ -301,7 +304,12 @@ def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, 
     arguments = {"members": calls, "threads": 1, "quantity": first.quantity}
     arguments |= {"device": first.device, "dtype": first.dtype, "start": a, "stop": b}
     try:
-        reply = worker.task(CHUNK_TASK, arguments, what=where)
+        if first.target.python is None:
+            reply = worker.task(CHUNK_TASK, arguments, what=where)
+        else:  # another interpreter: it calls, the suite measures
+            called = worker.task(OUTPUTS_TASK, arguments, what=where)
+            reply = measure_outputs(called["outputs"], first.dtype, first.quantity, a, b)
+            reply["errors"] |= called["errors"]
     except WorkerError as error:
         if len(members) > 1:  # whose crash or hang was it? Each member on its own.
             return [_one_chunk(worker, sweeps, [m], a, b)[0] for m in members]
@@ -321,8 +329,10 @@ def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, 
     return out
 
 
-#: The worker task that measures a chunk (`chunk.serve`).
+#: The worker task that measures a chunk (`chunk.serve`), in the suite's own interpreter.
 CHUNK_TASK = "conformance.sweep.chunk:serve"
+#: The worker task that calls the implementation on a chunk (`call.outputs`), in another.
+OUTPUTS_TASK = "conformance.sweep.call:outputs"
 
 
 class _Bar:
@@ -502,6 +512,7 @@ def record(sweep: Sweep, outcome: Outcome, policy: Policy, profile: Profile) -> 
         mpmath_inputs=s.mpmath,
         first_by_kind={k: s.first[k] for k in sorted(s.first)},
         worst_without_violations=_worst_list(s.top_ordinary),
+        runtime=runtime(outcome.info),
     )
     busy = sum(s.seconds.get(p, 0.0) for p in TIME_PARTS) or 1.0
     timing = {

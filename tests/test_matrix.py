@@ -1,0 +1,198 @@
+"""The matrix: environments locked and built by uv, cells keyed and resumed, the summary
+across releases, the policy's version ranges against the measurements, and the report."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import policy as policy_module
+from conformance.matrix import summary
+
+CHECKOUT = Path(__file__).parent.parent
+CELLS = ("--env", "numpy-1.26", "--env", "suite-numpy")
+
+
+def conformance(*args, env=None, timeout=900):
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args],
+        cwd=CHECKOUT,
+        env={**os.environ, "PYTHONPATH": str(CHECKOUT), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_cells(tmp_path_factory, old_numpy_python):
+    """numpy 1.26 in its environment and the suite's numpy 2, measured once."""
+    folder = tmp_path_factory.mktemp("matrix")
+    result = conformance(
+        "matrix", *CELLS, "--json", str(folder / "m.json"), "--folder", str(folder)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder
+
+
+def test_the_summary_follows_each_finding_across_releases(two_cells):
+    document = json.loads((two_cells / "m.json").read_text())
+    cells = {c["name"]: c for c in document["cells"]}
+    assert cells["numpy-1.26"]["numpy"] == "1.26.4"
+    assert cells["numpy-1.26"]["version"] == "1.26.4"
+    assert cells["suite-numpy"]["numpy"].startswith("2.")
+    assert all(c["status"] == "done" and c["verdict"] == "pass" for c in cells.values())
+    versions = {"1.26.4", cells["suite-numpy"]["version"]}
+    accuracy = [r for r in document["rows"] if r["check"] == "accuracy"]
+    assert accuracy and all(set(r["by_version"]) == versions for r in accuracy)
+    for row in accuracy:  # numpy 1 and 2 compute the reference's kernel alike
+        (figure,) = {v["figure"] for v in row["by_version"].values()}
+        assert figure < 1 and {v["verdict"] for v in row["by_version"].values()} == {"pass"}
+    assert document["changes"] == []
+
+
+def test_a_rerun_measures_nothing_that_did_not_change(two_cells):
+    states = {p: p.read_text() for p in two_cells.glob("*.state.json")}
+    assert len(states) == 2
+    result = conformance(
+        "matrix", *CELLS, "--json", str(two_cells / "again.json"), "--folder", str(two_cells)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("up to date") == 2
+    assert {p: p.read_text() for p in two_cells.glob("*.state.json")} == states
+
+
+def test_a_range_that_claims_a_release_where_the_deviation_is_absent(two_cells, tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        policy_module.DEFAULT_POLICY.read_text()
+        + '\n[[deviation]]\nimpl = "numpy/reference"\nversions = ">=1.26,<1.27"\n'
+        'dtypes = ["float32"]\nquantities = ["forward"]\nchecks = ["accuracy"]\n'
+        'max_ulp = 3\ncause = "a test of the range check"\n'
+    )
+    out = tmp_path / "m.json"
+    result = conformance(
+        "matrix", *CELLS, "--json", str(out), "--folder", str(two_cells), "--policy", str(policy)
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(out.read_text())["policy"]
+    assert [(p["problem"], p["version"], p["impl"]) for p in found] == [
+        ("claims-absent", "1.26.4", ["numpy/reference"])
+    ]
+
+
+def test_a_range_that_leaves_out_a_release_where_the_deviation_is_present():
+    policy = policy_module.load()
+    deviation = next(d for d in policy.deviations if "jax/nn" in d.impls and "accuracy" in d.checks)
+    key = ("jax/nn", "cpu", deviation.dtypes[0], deviation.quantities[0], "accuracy", "sampled")
+    outside = "0.0.1"
+    assert not deviation.covers(outside)
+    found = summary.policy_ranges(policy, [(key, outside, "fail")])
+    assert any(p["line"] == deviation.line and p["problem"] == "omits-present" for p in found)
+    assert not [
+        p
+        for p in summary.policy_ranges(policy, [(key, outside, "pass")])
+        if p["line"] == deviation.line
+    ]
+
+
+def test_a_cell_that_hangs_is_reported_and_the_matrix_goes_on(tmp_path, old_numpy_python):
+    out = tmp_path / "m.json"
+    result = conformance(
+        "matrix", *CELLS, "--json", str(out), "--folder", str(tmp_path), "--cell-timeout", "1"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    cells = json.loads(out.read_text())["cells"]
+    assert [c["status"] for c in cells] == ["timeout", "timeout"]
+    assert "no results after 1 s" in cells[0]["detail"]
+
+
+def test_report_shows_the_matrix_and_compares_two_cells(two_cells, tmp_path):
+    old, new = two_cells / "numpy-1.26.json", two_cells / "suite-numpy.json"
+    result = conformance(
+        "report",
+        "--results",
+        str(new),
+        "--matrix",
+        str(two_cells / "m.json"),
+        "--compare",
+        str(old),
+        str(new),
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "index.html").read_text()
+    assert 'id="releases"' in html and "1.26.4" in html
+    markdown = (tmp_path / "report.md").read_text()
+    assert "Across releases (2 cells of the matrix)" in markdown
+    assert "numpy 1.26.4 →" in markdown  # the versions of the two cells
+
+
+def test_report_refuses_a_file_that_is_not_a_matrix_summary(tmp_path, two_cells):
+    bad = tmp_path / "m.json"
+    bad.write_text('{"schema": "other"}')
+    result = conformance(
+        "report",
+        "--results",
+        str(two_cells / "suite-numpy.json"),
+        "--matrix",
+        str(bad),
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 2 and "not a matrix summary" in result.stderr
+
+
+# -- environments ---------------------------------------------------------------------------
+
+
+def _catalog(tmp_path, requirements) -> dict:
+    catalog = tmp_path / "environments.toml"
+    catalog.write_text(
+        'exclude_newer = "2026-12-01"\npython = "3.11"\n\n[env."bad"]\nframework = "numpy"\n'
+        f"requirements = {json.dumps(requirements)}\n"
+    )
+    (tmp_path / "environments").mkdir(exist_ok=True)
+    return {"CONFORMANCE_CATALOG": str(catalog), "CONFORMANCE_ENVS": str(tmp_path / "envs")}
+
+
+def test_a_lock_that_does_not_resolve_is_one_line(tmp_path):
+    env = _catalog(tmp_path, ["numpy==0.0.1"])
+    result = conformance("env", "lock", "bad", env=env)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "lock bad" in result.stderr
+
+
+def test_a_lock_out_of_date_with_its_requirements_is_not_built(tmp_path):
+    env = _catalog(tmp_path, ["numpy==1.26.4"])
+    shutil.copy(
+        CHECKOUT / "conformance/data/environments/numpy-1.26.txt", tmp_path / "environments/bad.txt"
+    )
+    result = conformance("env", "build", "bad", env=env)
+    assert result.returncode == 2 and "out of date" in result.stderr, result.stderr
+    listing = conformance("env", "list", env=env)
+    assert listing.returncode == 0 and "stale" in listing.stdout
+
+
+def test_unknown_environment_and_framework_are_refused():
+    for args, message in (
+        (("env", "build", "no-such"), "unknown environment"),
+        (("matrix", "--framework", "no-such"), "unknown framework"),
+        (("matrix", "--env", "no-such"), "unknown cell"),
+    ):
+        result = conformance(*args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+
+
+def test_every_committed_lock_is_current():
+    from conformance.environments import catalog
+
+    for environment in catalog.load().values():
+        assert environment.lock_current(), (
+            f"{environment.lock}: `conformance env lock {environment.name}`"
+        )
