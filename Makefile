@@ -13,7 +13,7 @@ MACHINE ?= $(shell hostname)
 COMMIT   = $(shell git rev-parse HEAD)
 
 .PHONY: help setup test test-self gate lint report bench bench-quick bench-reference bench-steadiness sweep \
-	sweep-verify clean
+	sweep-verify envs matrix bench-matrix clean
 
 help:
 	@echo "make test    lint, the suite's self-tests and the conformance gate (results/gate.json)"
@@ -29,6 +29,10 @@ help:
 	@echo "make sweep   every float32 input of every implementation, forward and derivative,"
 	@echo "             and a float64 worst-case search (results/sweeps.json, results/worst/)"
 	@echo "make sweep-verify   the sweep of -0..-2^-95 against an independent check"
+	@echo "make envs    build every environment of conformance/data/environments.toml with uv"
+	@echo "make matrix  the gate in every environment: numerics across framework releases"
+	@echo "             (summary: $(MATRIX_SUMMARY), each cell: results/matrix/)"
+	@echo "make bench-matrix   asv's benchmarks in every environment (.asv/results)"
 
 # The stamp is rebuilt when the pins change, so a framework upgrade reaches .venv.
 $(STAMP): $(REQS)
@@ -70,7 +74,7 @@ report: setup
 	$(MAKE) --no-print-directory bench-quick
 	$(PY) -m conformance report $(addprefix --results ,$(REPORT_RESULTS)) --asv .asv/results \
 	  --machine $(if $(wildcard .asv/results/$(MACHINE)/*-existing-*.json),$(MACHINE),$(MACHINE)-quick) \
-	  --out report
+	  $(if $(wildcard $(MATRIX_SUMMARY)),--matrix $(MATRIX_SUMMARY)) --out report
 
 # Speed of the reference (target: 2^24 float32 inputs in at most 1 s).
 bench-reference: setup
@@ -116,6 +120,28 @@ sweep: setup
 sweep-verify: setup
 	SWEEP_VERIFY_RANGE=0x80000000:0x90000000 $(PY) -m pytest -s tests/test_sweep.py \
 	  -k independent
+
+# The environments of other framework releases, built by uv from the committed locks
+# (conformance/data/environments/*.txt; `python -m conformance env lock NAME` rewrites one).
+envs: setup
+	$(PY) -m conformance env build --all
+	$(PY) -m conformance env list
+
+# The gate in every cell of the matrix: each environment, and the suite's own pins. Each
+# cell's results are kept under results/matrix/ with the key of its lock and of the
+# suite's code: a rerun measures only what changed, a killed run resumes. The summary is
+# data the report shows (committed: $(MATRIX_SUMMARY)).
+MATRIX_SUMMARY := docs/matrix/summary.json
+matrix: setup
+	$(PY) -m conformance matrix --json $(MATRIX_SUMMARY)
+
+# asv's benchmarks in each environment, labelled by its interpreter (asv publish shows
+# one series per environment; `python -m conformance report --compare A.json B.json`
+# compares two of them). BENCH_MATRIX_ARGS=--quick: each benchmark once.
+BENCH_MATRIX_ARGS ?=
+bench-matrix: setup
+	$(PY) -m benchmarks.matrix --machine $(MACHINE) $(BENCH_MATRIX_ARGS)
+	$(ASV) publish
 
 clean:
 	rm -rf $(VENV) .tox .pytest_cache .ruff_cache .asv

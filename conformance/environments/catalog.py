@@ -44,7 +44,6 @@ class Environment:
     python_version: str
     exclude_newer: str
     note: str = ""
-    bench: bool = False
 
     @property
     def folder(self) -> Path:
@@ -140,7 +139,6 @@ def load(path: Path = CATALOG) -> dict[str, Environment]:
             python_version=str(spec.get("python", data.get("python", "3.11"))),
             exclude_newer=str(spec.get("exclude_newer", data.get("exclude_newer", ""))),
             note=str(spec.get("note", "")),
-            bench=bool(spec.get("bench", False)),
         )
     return out
 

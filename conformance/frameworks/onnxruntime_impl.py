@@ -70,7 +70,7 @@ def _session(dtype: np.dtype, op: str = "Selu"):
         initializer,
     )
     # No shape on the input: any rank. (onnx.checker insists on one; onnxruntime does not.)
-    return _load(ort, helper, graph, opset())
+    return _load(ort, helper, graph, opset(_ELEMENT_TYPE[dtype]))
 
 
 def _load(ort, helper, graph, opset: int):
@@ -90,14 +90,16 @@ NEWEST_OPSET = 22
 
 
 @functools.cache
-def opset() -> int:
+def opset(element_type: str = "FLOAT") -> int:
     """The highest opset (at most NEWEST_OPSET, and at most what the installed onnx knows)
-    whose Selu model this onnxruntime loads: older releases reject newer opsets and IR
-    versions ("Opset 22 is under development", "Unsupported model IR version")."""
+    whose Selu model of `element_type` this onnxruntime loads: older releases reject newer
+    opsets and IR versions ("Opset 22 is under development", "Unsupported model IR
+    version"), and 1.15 loads a float16 Selu of opset 19 only with a Cast-19 it has no
+    kernel for (its CPU provider computes float16 Selu in float32), so float16 gets 18."""
     import onnxruntime as ort
     from onnx import TensorProto, defs, helper
 
-    element = TensorProto.FLOAT
+    element = getattr(TensorProto, element_type)
     graph = helper.make_graph(
         [helper.make_node("Selu", ["x"], ["y"])],
         "probe",
@@ -131,13 +133,14 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:
+    stamp = opset("FLOAT16" if dtype == "float16" else "FLOAT")
     return (
         'python -c "import numpy as np, onnxruntime as ort; from onnx import helper as h, '
         f"TensorProto as T; t = T.{'FLOAT16' if dtype == 'float16' else 'FLOAT'}; "
         "m = h.make_model(h.make_graph([h.make_node('Selu', ['x'], ['y'])], 'g', "
         "[h.make_tensor_value_info('x', t, None)], [h.make_tensor_value_info('y', t, None)]), "
-        f"opset_imports=[h.make_opsetid('', {opset()})], "
-        f"ir_version=h.find_min_ir_version_for([h.make_opsetid('', {opset()})])); "
+        f"opset_imports=[h.make_opsetid('', {stamp})], "
+        f"ir_version=h.find_min_ir_version_for([h.make_opsetid('', {stamp})])); "
         "s = ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider']); "
         f"x = np.array([float.fromhex('{x_hex}')], '{dtype}'); "
         "print(float(s.run(None, {'x': x})[0][0]).hex())\""
