@@ -2,31 +2,17 @@
 numpy 2, --python and --env for run, check and sweep, and what a bad interpreter gets."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 import pytest
+from cli import CHECKOUT, conformance
 
 from conformance.process import wire
 from conformance.process.interpreter import InterpreterError, probe
 from conformance.process.worker import Worker
-
-CHECKOUT = Path(__file__).parent.parent
-
-
-def conformance(*args, cwd=CHECKOUT, env=None, timeout=900):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(CHECKOUT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def one_line_error(result) -> str:

@@ -2,30 +2,15 @@
 across releases, the policy's version ranges against the measurements, and the report."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli import CHECKOUT, conformance
 
 from conformance import policy as policy_module
 from conformance.matrix import summary
 
-CHECKOUT = Path(__file__).parent.parent
 CELLS = ("--env", "numpy-1.26", "--env", "suite-numpy")
-
-
-def conformance(*args, env=None, timeout=900):
-    return subprocess.run(
-        [sys.executable, "-m", "conformance", *args],
-        cwd=CHECKOUT,
-        env={**os.environ, "PYTHONPATH": str(CHECKOUT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +181,20 @@ def test_every_committed_lock_is_current():
         assert environment.lock_current(), (
             f"{environment.lock}: `conformance env lock {environment.name}`"
         )
+
+
+def test_policy_ranges_proposes_what_the_releases_measured_support():
+    from tools.policy_ranges import proposal
+
+    policy = policy_module.load()
+    deviation = next(d for d in policy.deviations if "jax/nn" in d.impls)
+    every = {"0.4.30": True, "0.5.3": True, "0.10.2": True}
+    assert proposal(deviation, every) == ">=0.4.30,<0.11"
+    assert proposal(deviation, {"0.4.30": False, "0.5.3": True, "0.10.2": True}) == (
+        ">=0.5.3,<0.11"
+    )
+    assert proposal(deviation, {"0.4.30": True, "0.5.3": False, "0.10.2": False}) == (
+        ">=0.4.30,<0.5.3"
+    )
+    assert proposal(deviation, {"0.4.30": True, "0.5.3": False, "0.10.2": True}) is None
+    assert proposal(deviation, {"0.4.30": False}) is None
