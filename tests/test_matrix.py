@@ -3,6 +3,8 @@ across releases, the policy's version ranges against the measurements, and the r
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from cli import CHECKOUT, conformance
@@ -198,3 +200,27 @@ def test_policy_ranges_proposes_what_the_releases_measured_support():
     )
     assert proposal(deviation, {"0.4.30": True, "0.5.3": False, "0.10.2": True}) is None
     assert proposal(deviation, {"0.4.30": False}) is None
+
+
+def test_a_killed_matrix_resumes_with_the_cells_it_had_not_finished(tmp_path, old_numpy_python):
+    import signal
+    import time
+
+    args = [sys.executable, "-m", "conformance", "matrix", *CELLS, "--jobs", "1"]
+    args += ["--json", str(tmp_path / "m.json"), "--folder", str(tmp_path)]
+    process = subprocess.Popen(args, cwd=CHECKOUT, stderr=subprocess.PIPE, text=True)
+    first = tmp_path / "numpy-1.26.state.json"
+    deadline = time.time() + 300
+    while not first.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in stderr
+    assert not (tmp_path / "suite-numpy.state.json").exists()
+    assert not (tmp_path / "m.json").exists()
+    again = conformance(
+        "matrix", *CELLS, "--json", str(tmp_path / "m.json"), "--folder", str(tmp_path)
+    )
+    assert again.returncode == 0, again.stderr
+    assert "numpy-1.26: up to date" in again.stderr
+    assert "suite-numpy: done" in again.stderr

@@ -175,8 +175,14 @@ def test_the_page_in_headless_chromium(runs, tmp_path):
 
     chromium, driver_path = _browser()
     before, after = runs
+    matrix = CHECKOUT / "docs" / "matrix" / "summary.json"  # the committed matrix
     html, _ = render(
-        Inputs(results=[after], asv=CHECKOUT / ".asv" / "results", compare=[(before, after)])
+        Inputs(
+            results=[after],
+            asv=CHECKOUT / ".asv" / "results",
+            compare=[(before, after)],
+            matrix=matrix,
+        )
     )
     page = tmp_path / "index.html"
     page.write_text(html)
@@ -209,6 +215,11 @@ def test_the_page_in_headless_chromium(runs, tmp_path):
             assert plot.is_displayed() and plot.size["height"] > 50 and plot.size["width"] > 50
         verdicts = driver.find_element(By.CSS_SELECTOR, "table.verdicts")
         assert IMPL_ID in verdicts.text and "✗" in verdicts.text
+        releases = driver.find_element(By.ID, "releases")  # across releases, from the matrix
+        assert releases.is_displayed()
+        body = driver.find_element(By.TAG_NAME, "body").text
+        for cell in json.loads(matrix.read_text())["cells"]:  # every release, shown
+            assert cell["version"] in body, cell["name"]
         # The whole page, for the screenshot.
         height = driver.execute_script("return document.body.scrollHeight")
         driver.set_window_size(1400, min(height + 100, 16000))

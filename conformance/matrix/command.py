@@ -10,6 +10,7 @@ be built, 2 for bad input.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def cmd_matrix(args, usage_error) -> int:
                 f"the lock of {cell.name} is missing or out of date: "
                 f"`python -m conformance env lock {cell.name}`"
             )
+    # A kill (SIGTERM) ends the cells too, as Ctrl-C does: a killed matrix resumes.
+    signal.signal(signal.SIGTERM, _interrupt)
     states = running.run_all(cells, folder, args.jobs, args.cell_timeout, args.timeout, _progress)
     document = summary_module.build(cells, states, folder, policy)
     write_atomic(args.json, json.dumps(document, indent=1) + "\n")
@@ -95,6 +98,10 @@ def cmd_matrix(args, usage_error) -> int:
         f"summary: {args.json}"
     )
     return 1 if bad else 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _progress(message: str) -> None:

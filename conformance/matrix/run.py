@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from .cells import Cell, results_path
 
 #: How a cell ended. DONE: the gate ran (whatever its verdicts); the others: no results.
 DONE, ERROR, CRASH, TIMEOUT, BUILD = "done", "error", "crash", "timeout", "build-failed"
+
+_RUNNING: set[subprocess.Popen] = set()  # the cells' processes, killed when the matrix is
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by stop_all: a cell killed then leaves no state
 
 
 @dataclass
@@ -90,20 +95,42 @@ def run_cell(cell: Cell, folder: Path, timeout: float, call_timeout: float) -> C
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        with _LOCK:
+            _RUNNING.add(process)
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            _kill(process)
             seconds = time.perf_counter() - started
             state = CellState(cell.name, key, TIMEOUT, seconds, f"no results after {timeout:g} s")
             return _finish(folder, cell, state)
+        finally:
+            with _LOCK:
+                _RUNNING.discard(process)
     seconds = round(time.perf_counter() - started, 1)
     if code in (0, 1) and out.exists():
         return _finish(folder, cell, CellState(cell.name, key, DONE, seconds, exit_status=code))
     tail = _last_line(log)
     status = ERROR if code == 2 else CRASH
     return _finish(folder, cell, CellState(cell.name, key, status, seconds, tail, code))
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def stop_all() -> None:
+    """Kill every cell still running (the matrix was interrupted): they leave no state,
+    so the next run measures them again."""
+    _STOPPING.set()
+    with _LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        _kill(process)
 
 
 def _last_line(log: Path) -> str:
@@ -116,6 +143,8 @@ def _last_line(log: Path) -> str:
 
 def _finish(folder: Path, cell: Cell, state: CellState) -> CellState:
     state.seconds = round(state.seconds, 1)
+    if _STOPPING.is_set():  # killed by the matrix's own stop: measured again next time
+        return state
     write_atomic(state_path(folder, cell), json.dumps(state.as_dict(), indent=1) + "\n")
     return state
 
@@ -142,7 +171,8 @@ def run_all(
                 builder.build(cell.environment)
             except builder.BuildError:
                 pass  # run_cell reports it
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         futures = {}
         for cell in pending:
             futures[cell.name] = pool.submit(run_cell, cell, folder, timeout, call_timeout)
@@ -151,4 +181,9 @@ def run_all(
             states[cell.name] = state
             line = f"{cell.name}: {state.status} in {state.seconds:.0f} s {state.detail}"
             progress(line.rstrip())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all()
+        raise
+    pool.shutdown()
     return states

@@ -156,11 +156,15 @@ def run(
 ) -> Run:
     """Measure and judge every suite of `frameworks` (the groups of `suites.suites`);
     `interpreters(name)`: the interpreter (`process.interpreter.Interpreter`) of the
-    framework `name`'s workers, None for the suite's own."""
+    framework `name`'s workers, None for the suite's own. A suite runs where its own
+    framework is placed, else where the framework it runs on is (Keras's suite on jax in
+    jax's environment, where it finds no keras)."""
     config = config or load_config()
     out = Run()
     for suite in suites(frameworks):
-        interpreter = interpreters(suite.marker) if interpreters else None
+        interpreter = None
+        if interpreters:
+            interpreter = interpreters(suite.marker) or interpreters(suite.group)
         if (why := missing_package(suite, interpreter)) is not None:
             out.skipped[suite.name] = why
             continue
