@@ -224,3 +224,13 @@ def test_a_killed_matrix_resumes_with_the_cells_it_had_not_finished(tmp_path, ol
     assert again.returncode == 0, again.stderr
     assert "numpy-1.26: up to date" in again.stderr
     assert "suite-numpy: done" in again.stderr
+
+
+def test_a_change_is_one_of_numerics_not_of_the_policy_covering_it():
+    key = ("jax/nn", "cpu", "float32", "forward", "accuracy", "sampled")
+    failing = {"figure": 1.47e7, "kinds": ["spurious-zero"], "verdict": "fail", "deviation": 199}
+    covered = {**failing, "verdict": "known-deviation"}
+    fixed = {"figure": 0.5, "kinds": [], "verdict": "pass", "deviation": None}
+    by_version = {"0.4.30": failing, "0.5.3": covered, "0.6.2": fixed}
+    changes = summary._changes(key, ["0.4.30", "0.5.3", "0.6.2"], by_version)
+    assert [(c["from"], c["to"], c["what"]) for c in changes] == [("0.5.3", "0.6.2", "disappeared")]
