@@ -5,7 +5,8 @@ docs/matrix/summary.json): for each deviation of the policy, the measured releas
 framework where it is present (a record it would match, all but the version, outside the
 profile) and absent, its range, and the range the measurements support: from the first
 release where it is present to the first measured release after the last one, or the
-range's own upper bound where that is later. A deviation whose releases are not
+range's own upper bound where that is later (and its own lower bound where the first
+release present is the oldest measured). A deviation whose releases are not
 contiguous (present, absent, present again) gets no proposal: a person splits it.
 
 `--write` rewrites the `versions = "..."` line of each entry whose proposal differs from
@@ -57,7 +58,13 @@ def proposal(deviation, present: dict[str, bool]) -> str | None:
     last = len(flags) - 1 - flags[::-1].index(True)
     if not all(flags[first : last + 1]):
         return None
-    lower = f">={_public(releases[first])}"
+    # Below the oldest release measured, and above the newest, the measurements say
+    # nothing: there the range's own bound stays.
+    lowers = [s for s in deviation.versions if s.operator in (">=", ">")]
+    if first == 0 and lowers and _public(lowers[0].version) <= _public(releases[0]):
+        lower = str(lowers[0])
+    else:
+        lower = f">={_public(releases[first])}"
     uppers = [s for s in deviation.versions if s.operator in ("<", "<=")]
     if last + 1 < len(releases):
         upper = f"<{_public(releases[last + 1])}"
