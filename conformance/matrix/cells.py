@@ -51,20 +51,40 @@ class Cell:
         digest.update(lock.encode())
         digest.update("\n".join(self.implementations).encode())
         digest.update(code_digest().encode())
+        digest.update(policy_digest(self.implementations).encode())
         return digest.hexdigest()[:20]
+
+
+def policy_digest(implementations) -> str:
+    """A digest of what of the policy can judge these implementations: the profiles and
+    the known deviations of any of them, with their lines (a record names the line of the
+    deviation that judged it). Moving another framework's range does not touch this one."""
+    from ..policy import load
+
+    policy = load()
+    digest = hashlib.sha256(repr(sorted(policy.profiles.items())).encode())
+    wanted = set(implementations)
+    for deviation in policy.deviations:
+        if wanted & set(deviation.impls):
+            digest.update(repr(sorted(deviation.as_dict().items())).encode())
+    return digest.hexdigest()
 
 
 #: Parts of the suite that cannot change a cell's records: what reads them (the report),
 #: what runs the cells (the matrix, the environments; a cell's lock is in its key).
 _NOT_MEASURING = ("conformance/report", "conformance/matrix", "conformance/environments")
-_NOT_MEASURING_FILES = ("conformance/data/environments.toml",)
+_NOT_MEASURING_FILES = (
+    "conformance/data/environments.toml",
+    "conformance/data/policy.toml",  # by the entries that judge the cell: policy_digest
+)
 _LOCKS = "conformance/data/environments/"
 
 
 def code_digest() -> str:
     """A digest of the suite's code and data that a cell's records depend on: the
     reference, the conformance package (the checks, the measurement, the workers, the
-    adapters) and its data (inputs, the corpus, the policy)."""
+    adapters) and its data (inputs, the corpus, the self-normalisation bounds); the
+    policy counts by the entries of the cell's implementations (`policy_digest`)."""
     digest = hashlib.sha256()
     for folder in ("reference", "conformance"):
         for path in sorted((CHECKOUT / folder).rglob("*")):

@@ -98,8 +98,11 @@ def build(cells: list[Cell], states: dict[str, CellState], folder: Path, policy:
                 "counts": document["summary"]["counts"],
                 "verdict": document["summary"]["verdict"],
             }
+            # A row of no implementation (a self-normalisation suite) takes the release
+            # as the workers reported it (2.4.1+cu121), as the implementations' rows do.
+            reported = first.get("version") or cell.version
             for key, record, figure, kinds in row_records(document):
-                version = entry["versions"].get(key[0], cell.version)
+                version = entry["versions"].get(key[0], reported)
                 row = rows.setdefault(key, {"framework": cell.framework, "by_version": {}})
                 row["by_version"][version] = {
                     "figure": figure,
