@@ -41,6 +41,7 @@ class Spec:
     framework: str = ""  # its adapter's name: the pytest marker, the group of the id
     devices: tuple[str, ...] = DEVICES
     uses: tuple[str, ...] = ()  # the adapters it runs on besides its own
+    requires: dict = field(default_factory=dict, hash=False)  # {distribution: PEP 440 range}
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -50,8 +51,8 @@ class Spec:
         """Why this implementation cannot run here (in `interpreter`, default the suite's
         own), or None when it can."""
         if interpreter is not None:
-            return interpreter.missing(self.packages)
-        return missing(self.packages)
+            return interpreter.missing(self.packages) or unmet(self.requires, interpreter)
+        return missing(self.packages) or unmet(self.requires)
 
     def version(self, interpreter: Interpreter | None = None) -> str:
         """The installed version of its framework (in `interpreter`, default the suite's
@@ -68,6 +69,36 @@ def missing(packages) -> str | None:
         if importlib.util.find_spec(package) is None:
             return f"{package} is not installed"
     return None
+
+
+def unmet(requires: dict, interpreter: Interpreter | None = None) -> str | None:
+    """Why the releases installed (in `interpreter`, default the suite's own) do not meet
+    `requires` ({distribution: PEP 440 range}), or None."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    for dist, wanted in requires.items():
+        if interpreter is not None:
+            version, where = interpreter.version((dist,)), f" in {interpreter.path}"
+        else:
+            version, where = package_version(dist), ""
+        if version == "not installed":
+            continue  # `missing` says so
+        try:
+            if Version(version.split("+")[0]) in SpecifierSet(wanted):
+                continue
+        except InvalidVersion:
+            continue
+        return f"{dist} {version} is installed{where}; the adapter needs {dist}{wanted}"
+    return None
+
+
+def requirements_of(frameworks) -> dict[str, str]:
+    """The releases the adapters `frameworks` (names) need, merged."""
+    out: dict[str, str] = {}
+    for name in frameworks:
+        out.update(adapter(name).requires)
+    return out
 
 
 def packages_of(frameworks) -> tuple[str, ...]:
@@ -160,6 +191,7 @@ def _specs() -> tuple[Spec, ...]:
                     framework=a.name,
                     devices=v.devices,
                     uses=uses,
+                    requires=requirements_of((a.name, *uses)),
                 )
             )
     return tuple(specs)

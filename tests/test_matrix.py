@@ -78,13 +78,12 @@ def test_a_range_that_leaves_out_a_release_where_the_deviation_is_present():
     key = ("jax/nn", "cpu", deviation.dtypes[0], deviation.quantities[0], "accuracy", "sampled")
     outside = "0.0.1"
     assert not deviation.covers(outside)
-    found = summary.policy_ranges(policy, [(key, outside, "fail")])
+    found = summary.policy_ranges(policy, [(key, outside, "fail", deviation.line)])
     assert any(p["line"] == deviation.line and p["problem"] == "omits-present" for p in found)
-    assert not [
-        p
-        for p in summary.policy_ranges(policy, [(key, outside, "pass")])
-        if p["line"] == deviation.line
-    ]
+    for verdict, line in (("pass", None), ("known-deviation", deviation.line + 1)):
+        # within the profile, or covered by another entry of its own for that release
+        found = summary.policy_ranges(policy, [(key, outside, verdict, line)])
+        assert not [p for p in found if p["line"] == deviation.line], verdict
 
 
 def test_a_cell_that_hangs_is_reported_and_the_matrix_goes_on(tmp_path, old_numpy_python):
@@ -234,3 +233,26 @@ def test_a_change_is_one_of_numerics_not_of_the_policy_covering_it():
     by_version = {"0.4.30": failing, "0.5.3": covered, "0.6.2": fixed}
     changes = summary._changes(key, ["0.4.30", "0.5.3", "0.6.2"], by_version)
     assert [(c["from"], c["to"], c["what"]) for c in changes] == [("0.5.3", "0.6.2", "disappeared")]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 2 MB file system (tmpfs), where an environment does not fit; skips where this
+    process may not mount one."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_build_without_disk_is_one_line(tiny_disk):
+    result = conformance("env", "build", "numpy-1.26", env={"CONFORMANCE_ENVS": str(tiny_disk)})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "python -m conformance env: build numpy-1.26: no space left on device"
+    )

@@ -25,7 +25,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from conformance import policy as policy_module
-from conformance.matrix.summary import ROW_KEYS
+from conformance.matrix.summary import ROW_KEYS, shows
 
 DEFAULT_SUMMARY = Path("docs/matrix/summary.json")
 
@@ -43,7 +43,8 @@ def presence(summary: dict, deviation) -> dict[str, bool]:
         if not deviation.matches(impl, None, device, dtype, quantity, check, case):
             continue
         for version, state in row["by_version"].items():
-            out[version] = out.get(version, False) or state["verdict"] != "pass"
+            shown = shows(deviation, state["verdict"], state["deviation"])
+            out[version] = out.get(version, False) or shown
     return out
 
 

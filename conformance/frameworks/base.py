@@ -148,6 +148,9 @@ class Adapter:
     packages: tuple[str, ...]  # import names it needs; the first names its version
     variants: tuple[Variant, ...]
     distributions: tuple[str, ...] = ()  # distributions of packages[0], where named otherwise
+    # releases its code needs, by distribution ({"keras": ">=3"}): an older one installed
+    # is a reason it cannot run, as a missing package is
+    requires: Mapping[str, str] = field(default_factory=dict, hash=False)
     env: Mapping[str, str] = field(
         default_factory=dict, hash=False
     )  # environment of every process that runs it

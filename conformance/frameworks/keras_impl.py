@@ -41,6 +41,7 @@ ADAPTER = Adapter(
     name="keras",
     module="keras_impl",
     packages=("keras",),
+    requires={"keras": ">=3"},  # Keras 2 (tf.keras up to TensorFlow 2.15) has no keras.config
     order=5,
     variants=(_backend_variant("jax", "JAX"), _backend_variant("torch", "PyTorch")),
     selfnorm=(

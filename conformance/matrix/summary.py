@@ -15,8 +15,8 @@
 A row's state in a release is its verdict, its kinds of violation and its figure to three
 significant digits; a change is a difference of state between two consecutive releases
 that both measured the row. A deviation is *present* in a release when a record it would
-match (all but the version) is outside the profile there, *absent* when every such record
-passes; a range that claims a release where it is absent, or leaves out one where it is
+match (all but the version) is outside the profile there and no other entry covers it,
+*absent* otherwise; a range that claims a release where it is absent, or leaves out one where it is
 present, is reported.
 """
 
@@ -110,7 +110,8 @@ def build(cells: list[Cell], states: dict[str, CellState], folder: Path, policy:
                     "verdict": record.get("verdict"),
                     "deviation": (record.get("deviation") or {}).get("line"),
                 }
-                presence.append((key, version, record.get("verdict")))
+                judged_by = (record.get("deviation") or {}).get("line")
+                presence.append((key, version, record.get("verdict"), judged_by))
         cell_entries.append(entry)
     row_list, changes = [], []
     for key, row in rows.items():
@@ -179,16 +180,25 @@ def _changes(key: tuple, versions: list[str], by_version: dict) -> list[dict]:
     return out
 
 
+def shows(deviation, verdict: str, line: int | None) -> bool:
+    """Whether a record that `deviation` would match (all but the version) shows it: it is
+    outside the profile, and no other entry covers it (an entry of its own for a range of
+    releases whose bound differs)."""
+    if verdict == "pass":
+        return False
+    return not (verdict == "known-deviation" and line is not None and line != deviation.line)
+
+
 def policy_ranges(policy: Policy, presence: list[tuple]) -> list[dict]:
     """Each known deviation's version range against what the cells measured."""
     out = []
     for deviation in policy.deviations:
         seen: dict[str, bool] = {}  # version -> present
-        for (impl, device, dtype, quantity, check, detail), version, verdict in presence:
+        for (impl, device, dtype, quantity, check, detail), version, verdict, line in presence:
             case = detail if check == "special" else None
             if not deviation.matches(impl, None, device, dtype, quantity, check, case):
                 continue
-            seen[version] = seen.get(version, False) or verdict != "pass"
+            seen[version] = seen.get(version, False) or shows(deviation, verdict, line)
         for version, present in sorted(seen.items()):
             claimed = deviation.covers(version)
             if claimed and not present:

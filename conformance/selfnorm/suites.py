@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..frameworks import adapters
-from ..registry import packages_of, shared_environment
+from ..registry import packages_of, requirements_of, shared_environment
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Suite:
     checks: tuple[str, ...]
     packages: tuple[str, ...]  # what it imports
     env: dict = field(default_factory=dict, hash=False)  # its worker's environment
+    requires: dict = field(default_factory=dict, hash=False)  # releases it needs
 
 
 def all_suites() -> list[Suite]:
@@ -35,7 +36,8 @@ def all_suites() -> list[Suite]:
             env = {**shared_environment(frameworks), **s.env}
             group = s.uses[0] if s.uses else a.name
             packages = packages_of(frameworks)
-            found.append(Suite(s.name, group, a.name, a.module, s.checks, packages, env))
+            requires = requirements_of(frameworks)
+            found.append(Suite(s.name, group, a.name, a.module, s.checks, packages, env, requires))
     order = [a.name for a in adapters()]
     return sorted(found, key=lambda s: (order.index(s.group), s.marker != s.group))
 
