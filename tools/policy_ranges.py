@@ -4,10 +4,9 @@ The known deviations' version ranges against the matrix (`make matrix`, its summ
 docs/matrix/summary.json): for each deviation of the policy, the measured releases of its
 framework where it is present (a record it would match, all but the version, outside the
 profile) and absent, its range, and the range the measurements support: from the first
-release where it is present to the first measured release after the last one, or the
-range's own upper bound where that is later (and its own lower bound where the first
-release present is the oldest measured). A deviation whose releases are not
-contiguous (present, absent, present again) gets no proposal: a person splits it.
+release where it is present to before the first measured release after the last one, the
+range's own bounds kept where the measurements allow them. A deviation whose releases are
+not contiguous (present, absent, present again) gets no proposal: a person splits it.
 
 `--write` rewrites the `versions = "..."` line of each entry whose proposal differs from
 its range, and nothing else of the file. Review with `git diff conformance/data/policy.toml`,
@@ -59,21 +58,27 @@ def proposal(deviation, present: dict[str, bool]) -> str | None:
     last = len(flags) - 1 - flags[::-1].index(True)
     if not all(flags[first : last + 1]):
         return None
-    # Below the oldest release measured, and above the newest, the measurements say
-    # nothing: there the range's own bound stays.
+    # The range's own bounds stay where the measurements allow them: a lower bound above
+    # the last release measured without the deviation and at most the first with it; an
+    # upper bound above the last with it and at most the next measured without it.
+    # Below the oldest release measured and above the newest the measurements say nothing.
     lowers = [s for s in deviation.versions if s.operator in (">=", ">")]
-    if first == 0 and lowers and _public(lowers[0].version) <= _public(releases[0]):
+    uppers = [s for s in deviation.versions if s.operator in ("<", "<=")]
+    first_v, last_v = _public(releases[first]), _public(releases[last])
+    before = _public(releases[first - 1]) if first > 0 else None
+    after = _public(releases[last + 1]) if last + 1 < len(releases) else None
+    own_lower = _public(lowers[0].version) if lowers else None
+    own_upper = _public(uppers[0].version) if uppers else None
+    if own_lower is not None and own_lower <= first_v and (before is None or own_lower > before):
         lower = str(lowers[0])
     else:
-        lower = f">={_public(releases[first])}"
-    uppers = [s for s in deviation.versions if s.operator in ("<", "<=")]
-    if last + 1 < len(releases):
-        upper = f"<{_public(releases[last + 1])}"
-    elif uppers and _public(uppers[0].version) > _public(releases[last]):
+        lower = f">={first_v}"
+    if own_upper is not None and own_upper > last_v and (after is None or own_upper <= after):
         upper = str(uppers[0])
+    elif after is not None:
+        upper = f"<{after}"
     else:
-        top = _public(releases[last])
-        upper = f"<{top.major}.{top.minor + 1}"
+        upper = f"<{last_v.major}.{last_v.minor + 1}"
     return f"{lower},{upper}"
 
 
