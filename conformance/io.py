@@ -7,12 +7,31 @@ CACHE_DIR   the cache of reference values and sweep checkpoints ($CONFORMANCE_CA
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 CACHE_DIR = Path(os.environ.get("CONFORMANCE_CACHE", CHECKOUT / ".cache"))
+
+
+class JSONFileError(ValueError):
+    """A JSON file that cannot be read or parsed: the message names the file (and line)."""
+
+
+def read_json(path: str | Path):
+    """The parsed content of a JSON file; JSONFileError, in one line, when it cannot be
+    read ("PATH: cannot read (…)") or is not JSON ("PATH:LINE: not valid JSON (…)")."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise JSONFileError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise JSONFileError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
 
 
 def write_atomic(path: str | Path, text: str) -> Path:

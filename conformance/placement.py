@@ -46,11 +46,6 @@ class Placement:
     def environment(self, spec: Spec) -> str | None:
         return self.environments.get(spec.framework) or self.environments.get("*")
 
-    @property
-    def foreign(self) -> bool:
-        """Whether any implementation runs outside the suite's own interpreter."""
-        return bool(self.interpreters)
-
     def describe(self, spec: Spec) -> dict:
         """What results.json records of the placement of `spec` (beside the worker's own
         report of its versions)."""

@@ -50,9 +50,7 @@ class Spec:
     def unavailable(self, interpreter: Interpreter | None = None) -> str | None:
         """Why this implementation cannot run here (in `interpreter`, default the suite's
         own), or None when it can."""
-        if interpreter is not None:
-            return interpreter.missing(self.packages) or unmet(self.requires, interpreter)
-        return missing(self.packages) or unmet(self.requires)
+        return unavailable(self.packages, self.requires, interpreter)
 
     def version(self, interpreter: Interpreter | None = None) -> str:
         """The installed version of its framework (in `interpreter`, default the suite's
@@ -69,6 +67,13 @@ def missing(packages) -> str | None:
         if importlib.util.find_spec(package) is None:
             return f"{package} is not installed"
     return None
+
+
+def unavailable(packages, requires: dict, interpreter: Interpreter | None = None) -> str | None:
+    """Why code that imports `packages` and needs the releases `requires` cannot run in
+    `interpreter` (default: the suite's own), or None: from package metadata alone."""
+    lacking = missing(packages) if interpreter is None else interpreter.missing(packages)
+    return lacking or unmet(requires, interpreter)
 
 
 def unmet(requires: dict, interpreter: Interpreter | None = None) -> str | None:

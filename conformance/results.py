@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import write_atomic
+from .io import JSONFileError, read_json, write_atomic
 from .machine import cpu_level, cpu_name
 from .registry import BY_ID, SPECS, framework_packages, package_version
 
@@ -198,13 +198,9 @@ def read(path: str | Path) -> dict:
     """Read a results file; ResultsError naming the file (and line) when it is unusable."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as error:
-        raise ResultsError(f"{path}: cannot read ({error.strerror})") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ResultsError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        document = read_json(path)
+    except JSONFileError as error:
+        raise ResultsError(str(error)) from None
     if not isinstance(document, dict) or document.get("schema_version") != SCHEMA_VERSION:
         raise ResultsError(f"{path}:1: not a results file of schema_version {SCHEMA_VERSION}")
     for key in ("measurements", "special_values", "environment"):

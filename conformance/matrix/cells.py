@@ -9,6 +9,7 @@ stored key equals the key now is not measured again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,13 +56,18 @@ class Cell:
         return digest.hexdigest()[:20]
 
 
+@functools.cache
+def _policy():
+    from ..policy import load
+
+    return load()
+
+
 def policy_digest(implementations) -> str:
     """A digest of what of the policy can judge these implementations: the profiles and
     the known deviations of any of them, with their lines (a record names the line of the
     deviation that judged it). Moving another framework's range does not touch this one."""
-    from ..policy import load
-
-    policy = load()
+    policy = _policy()
     digest = hashlib.sha256(repr(sorted(policy.profiles.items())).encode())
     wanted = set(implementations)
     for deviation in policy.deviations:
@@ -80,6 +86,7 @@ _NOT_MEASURING_FILES = (
 _LOCKS = "conformance/data/environments/"
 
 
+@functools.cache  # once per process: every cell's key needs it, several times a run
 def code_digest() -> str:
     """A digest of the suite's code and data that a cell's records depend on: the
     reference, the conformance package (the checks, the measurement, the workers, the

@@ -14,7 +14,6 @@ import functools
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +34,7 @@ def version(dist):
         return None
 print(json.dumps({
     "python": platform.python_version(),
-    "implementation": platform.python_implementation(),
     "version_info": list(sys.version_info[:2]),
-    "executable": sys.executable,
-    "prefix": sys.prefix,
     "found": {n: importlib.util.find_spec(n) is not None for n in names if n},
     "versions": {d: version(d) for d in distributions if d},
 }))
@@ -56,14 +52,8 @@ class Interpreter:
 
     path: str
     python: str
-    executable: str
     found: dict = field(hash=False)
     versions: dict = field(hash=False)
-
-    @property
-    def own(self) -> bool:
-        """Whether this is the suite's own interpreter."""
-        return os.path.realpath(self.executable) == os.path.realpath(sys.executable)
 
     @property
     def numpy(self) -> str:
@@ -82,10 +72,6 @@ class Interpreter:
             if self.versions.get(dist):
                 return self.versions[dist]
         return "not installed"
-
-    def describe(self) -> dict:
-        """What results.json records of it."""
-        return {"interpreter": self.path, "python": self.python, "numpy": self.numpy}
 
 
 def probe(path: str | os.PathLike, packages=(), distributions=()) -> Interpreter:
@@ -133,7 +119,6 @@ def _probe(path: str, packages: tuple, distributions: tuple) -> Interpreter:
     return Interpreter(
         path=path,
         python=facts["python"],
-        executable=facts["executable"],
         found=facts["found"],
         versions=facts["versions"],
     )

@@ -15,7 +15,6 @@ atomically into the output directory.
 
 from __future__ import annotations
 
-import json
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import jinja2
 
 from conformance import results as results_file
+from conformance.io import JSONFileError, read_json
 from conformance.report import asv_results as speed_results
 
 from . import compare as comparing
@@ -105,11 +105,9 @@ def _read_pair(old: Path, new: Path) -> tuple[str, object, object]:
     kinds, loaded = [], []
     for path in (old, new):
         try:
-            head = json.loads(Path(path).read_text())
-        except OSError as error:
-            raise ReportError(f"{path}: cannot read ({error.strerror})") from None
-        except json.JSONDecodeError as error:
-            raise ReportError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+            head = read_json(path)
+        except JSONFileError as error:
+            raise ReportError(str(error)) from None
         if isinstance(head, dict) and "result_columns" in head:
             kinds.append("speed")
             loaded.append(speed_results.load_results_file(path))

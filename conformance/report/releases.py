@@ -9,8 +9,9 @@ releases; and the known deviations whose version range the measurements contradi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from conformance.io import JSONFileError, read_json
 
 SCHEMA = "matrix/1"
 
@@ -21,11 +22,9 @@ class MatrixFileError(ValueError):
 
 def load(path: Path) -> dict:
     try:
-        document = json.loads(Path(path).read_text())
-    except OSError as error:
-        raise MatrixFileError(f"{path}: cannot read ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise MatrixFileError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        document = read_json(path)
+    except JSONFileError as error:
+        raise MatrixFileError(str(error)) from None
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise MatrixFileError(f"{path}:1: not a matrix summary of schema {SCHEMA}")
     return document

@@ -26,7 +26,7 @@ from ..frameworks.base import SelfNormCheck as Check
 from ..policy import Deviation
 from ..process.interpreter import Interpreter
 from ..process.worker import Worker, WorkerError
-from ..registry import missing, unmet
+from ..registry import unavailable
 from .bounds import stack_bounds, variance_standard_error
 from .child import TASK
 from .probes import selu_constants
@@ -38,9 +38,7 @@ CONFIG_PATH = Path(__file__).resolve().parent.parent / "data" / "self_normalizat
 def missing_package(suite: Suite, interpreter: Interpreter | None = None) -> str | None:
     """Why `suite` cannot run here (in `interpreter`, default the suite's own: "keras is
     not installed"), or None."""
-    if interpreter is not None:
-        return interpreter.missing(suite.packages) or unmet(suite.requires, interpreter)
-    return missing(suite.packages) or unmet(suite.requires)
+    return unavailable(suite.packages, suite.requires, interpreter)
 
 
 LECUN_NAME = "lecun_normal"
