@@ -1,6 +1,7 @@
-"""Keras 3: keras/jax, keras/torch (keras.activations.selu on the backend named by the
-worker's KERAS_BACKEND), and the Keras idioms of the brief for the self-normalisation
-checks, on the TensorFlow, JAX and torch backends.
+"""Keras 3: keras/jax, keras/torch, keras/openvino (keras.activations.selu on the backend
+named by the worker's KERAS_BACKEND; OpenVINO's backend is inference only, no derivative),
+and the Keras idioms of the brief for the self-normalisation checks, on the TensorFlow, JAX
+and torch backends.
 
 Inputs are converted to the backend's own tensors first (as a backend user's data would
 be), the derivative is the backend's autodiff. Keras reads KERAS_BACKEND when it is first
@@ -26,11 +27,12 @@ def _on(backend: str) -> dict[str, str]:
     return {"KERAS_BACKEND": backend}
 
 
-def _backend_variant(backend: str, name: str) -> Variant:
+def _backend_variant(backend: str, name: str, gradient: bool = True) -> Variant:
     """keras/<backend>: keras.activations.selu on that backend, on the CPU only."""
     return Variant(
         backend,
         f"keras.activations.selu, Keras 3 on the {name} backend",
+        gradient=gradient,
         uses=(backend,),
         env={**_CPU_ONLY, **_on(backend)},
         devices=("cpu",),
@@ -43,7 +45,11 @@ ADAPTER = Adapter(
     packages=("keras",),
     requires={"keras": ">=3"},  # Keras 2 (tf.keras up to TensorFlow 2.15) has no keras.config
     order=5,
-    variants=(_backend_variant("jax", "JAX"), _backend_variant("torch", "PyTorch")),
+    variants=(
+        _backend_variant("jax", "JAX"),
+        _backend_variant("torch", "PyTorch"),
+        _backend_variant("openvino", "OpenVINO", gradient=False),
+    ),
     selfnorm=(
         SelfNormSuite("keras-torch", (Check.KERAS_IDIOM,), uses=("torch",), env=_on("torch")),
         SelfNormSuite(
@@ -129,6 +135,8 @@ def build(variant: str, quantity: str, device: str):
             return to_numpy(t.grad, x.dtype)
 
         return call
+    if variant == "openvino" and quantity == "forward":
+        return lambda x: keras.ops.convert_to_numpy(selu(keras.ops.convert_to_tensor(x)))
     raise ValueError(f"keras backend {variant!r} is not one the suite tests")
 
 
@@ -150,10 +158,25 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
 
         t, gt = torch_impl.to_torch(x, "cpu"), torch_impl.to_torch(g, "cpu")
         return torch_impl.timed(selu, scale, direction, t, gt)
+    if variant == "openvino" and direction == "forward":
+        # Each op of Keras's OpenVINO backend builds a node; converting to numpy compiles
+        # and runs the graph, which is what a user's call costs
+        xt = keras.ops.convert_to_tensor(x)
+        return Kernels(
+            lambda: keras.ops.convert_to_numpy(selu(xt)),
+            lambda: keras.ops.convert_to_numpy(scale(xt)),
+        )
     raise ValueError(f"keras backend {variant!r} is not one the suite tests")
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:
+    if variant == "openvino":
+        return (
+            'KERAS_BACKEND=openvino python -c "import keras, numpy as np, ml_dtypes; '
+            f"x = np.array([float.fromhex('{x_hex}')]).astype('{dtype}'); "
+            "print(float(keras.ops.convert_to_numpy(keras.activations.selu("
+            'keras.ops.convert_to_tensor(x)))[0]).hex())"'
+        )
     if variant == "jax":
         make = f"x = jnp.array([float.fromhex('{x_hex}')], dtype=jnp.{dtype})"
         if quantity == "forward":
