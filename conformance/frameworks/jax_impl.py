@@ -31,6 +31,7 @@ ADAPTER = Adapter(
     variants=(
         Variant("nn", "jax.nn.selu; jax.vjp for the derivative"),
         Variant("jit", "jax.jit(jax.nn.selu)", eager="nn"),
+        Variant("jvp", "jax.jvp(jax.nn.selu, (x,), (ones,)): forward mode, primal and tangent"),
     ),
     env={"JAX_ENABLE_X64": "1"},  # float64 is otherwise silently computed in float32
     thread_env=thread_environment,
@@ -75,9 +76,13 @@ def _gradient(x):
 @functools.cache
 def build(variant: str, quantity: str, device: str):
     import jax
+    import jax.numpy as jnp
 
     compute = jax.nn.selu if quantity == "forward" else _gradient
-    if variant == "jit":
+    if variant == "jvp":
+        pick = 0 if quantity == "forward" else 1
+        compute = lambda x: jax.jvp(jax.nn.selu, (x,), (jnp.ones_like(x),))[pick]  # noqa: E731
+    elif variant == "jit":
         compute = jax.jit(compute)
     elif variant != "nn":
         raise ValueError(f"unknown jax variant {variant!r}")
@@ -105,6 +110,16 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
     compiled function for the value and the gradient)."""
     import jax
 
+    if variant == "jvp":  # one jvp gives both: the forward is timed as the jvp it comes from
+        import jax.numpy as jnp
+
+        xd, gd = jax.device_put(x, _jax_device(device)), jax.device_put(g, _jax_device(device))
+        tangent = gd if direction == "backward" else jnp.ones_like(xd)
+        return Kernels(
+            lambda: jax.jvp(jax.nn.selu, (xd,), (tangent,)),
+            lambda: jax.jvp(lambda v: v * 2, (xd,), (tangent,)),
+            jax.block_until_ready,
+        )
     if variant not in ("nn", "jit"):
         raise ValueError(f"unknown jax variant {variant!r}")
     return timed(
@@ -135,7 +150,11 @@ def timed(selu, scale, direction: str, target, x, g, jit: bool = False) -> Kerne
 def snippet(variant, quantity, dtype, device, x_hex) -> str:
     f = "jax.nn.selu" if variant == "nn" else "jax.jit(jax.nn.selu)"
     make = f"x = jnp.array([float.fromhex('{x_hex}')], dtype=jnp.{dtype})"
-    if quantity == "forward":
+    if variant == "jvp":
+        pick = 0 if quantity == "forward" else 1
+        jvp = "jax.jvp(jax.nn.selu, (x,), (jnp.ones_like(x),))"
+        body = f"{make}; print(float({jvp}[{pick}][0]).hex())"
+    elif quantity == "forward":
         body = f"{make}; print(float({f}(x)[0]).hex())"
     else:
         body = f"{make}; y, g = jax.vjp({f}, x); print(float(g(jnp.ones_like(y))[0][0]).hex())"

@@ -36,6 +36,11 @@ ADAPTER = Adapter(
         Variant("module", "torch.nn.SELU()"),
         Variant("inplace", "torch.nn.functional.selu(x, inplace=True) on a copy"),
         Variant("compile", "torch.compile(torch.nn.functional.selu)", eager="functional"),
+        Variant(
+            "jvp",
+            "torch.func.jvp(torch.nn.functional.selu, (x,), (ones,)): forward mode, the "
+            "primal and the tangent",
+        ),
     ),
     selfnorm=(
         SelfNormSuite(
@@ -117,10 +122,25 @@ def _selu_function(variant: str, quantity: str):
     raise ValueError(f"unknown torch variant {variant!r}")
 
 
+def _jvp(t: torch.Tensor, tangent: torch.Tensor, f=None):
+    """(f(t), f'(t)·tangent) by forward-mode AD (torch.func.jvp), f = selu by default."""
+    import torch
+
+    return torch.func.jvp(f or torch.nn.functional.selu, (t,), (tangent,))
+
+
 @functools.cache
 def build(variant: str, quantity: str, device: str):
     import torch
 
+    if variant == "jvp":
+
+        def forward_mode(x: np.ndarray) -> np.ndarray:
+            t = to_torch(x, device)
+            primal, tangent = _jvp(t, torch.ones_like(t))
+            return to_numpy(primal if quantity == "forward" else tangent, x.dtype)
+
+        return forward_mode
     f = _selu_function(variant, quantity)
 
     def forward(x: np.ndarray) -> np.ndarray:
@@ -163,6 +183,11 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
     import torch
 
     t, gt = to_torch(x, device), to_torch(g, device)
+    if variant == "jvp":  # one jvp gives both: the forward is timed as the jvp it comes from
+        tangent = gt if direction == "backward" else torch.ones_like(t)
+        return Kernels(
+            lambda: _jvp(t, tangent), lambda: _jvp(t, tangent, lambda v: v * 2), _wait(device)
+        )
     if variant == "inplace" and direction == "forward":
         buffers = [t.clone(), t.clone()]
         factor = [2.0]
@@ -214,6 +239,15 @@ _CALL = {
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:
+    if variant == "jvp":
+        make = (
+            f"x = torch.tensor([float.fromhex('{x_hex}')], dtype=torch.{dtype}, device='{device}')"
+        )
+        pick = 0 if quantity == "forward" else 1
+        return (
+            f'python -c "import torch; {make}; print(torch.func.jvp(torch.nn.functional.selu, '
+            f'(x,), (torch.ones_like(x),))[{pick}][0].item().hex())"'
+        )
 
     make = f"x = torch.tensor([float.fromhex('{x_hex}')], dtype=torch.{dtype}, device='{device}')"
     if quantity == "forward":
