@@ -39,6 +39,7 @@ $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -r requirements/all.txt
+	$(PY) -m tools.programs --install
 	@touch $@
 
 setup: $(STAMP)

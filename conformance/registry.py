@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import shutil
 from dataclasses import dataclass, field
 
 from .axes import ALL_DTYPES, DEVICES, QUANTITIES
@@ -42,6 +43,7 @@ class Spec:
     devices: tuple[str, ...] = DEVICES
     uses: tuple[str, ...] = ()  # the adapters it runs on besides its own
     requires: dict = field(default_factory=dict, hash=False)  # {distribution: PEP 440 range}
+    programs: dict = field(default_factory=dict, hash=False)  # {program on PATH: how to install}
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -50,7 +52,7 @@ class Spec:
     def unavailable(self, interpreter: Interpreter | None = None) -> str | None:
         """Why this implementation cannot run here (in `interpreter`, default the suite's
         own), or None when it can."""
-        return unavailable(self.packages, self.requires, interpreter)
+        return unavailable(self.packages, self.requires, interpreter) or absent(self.programs)
 
     def version(self, interpreter: Interpreter | None = None) -> str:
         """The installed version of its framework (in `interpreter`, default the suite's
@@ -74,6 +76,14 @@ def unavailable(packages, requires: dict, interpreter: Interpreter | None = None
     `interpreter` (default: the suite's own), or None: from package metadata alone."""
     lacking = missing(packages) if interpreter is None else interpreter.missing(packages)
     return lacking or unmet(requires, interpreter)
+
+
+def absent(programs: dict) -> str | None:
+    """Why a program the implementation runs cannot be found on PATH, or None."""
+    for program, install in programs.items():
+        if shutil.which(program) is None:
+            return f"{program} is not on PATH ({install})"
+    return None
 
 
 def unmet(requires: dict, interpreter: Interpreter | None = None) -> str | None:
@@ -197,6 +207,9 @@ def _specs() -> tuple[Spec, ...]:
                     devices=v.devices,
                     uses=uses,
                     requires=requirements_of((a.name, *uses)),
+                    programs={
+                        k: v for n in (a.name, *uses) for k, v in adapter(n).programs.items()
+                    },
                 )
             )
     return tuple(specs)

@@ -213,3 +213,15 @@ print("ok")
         [sys.executable, "-c", blocker], cwd=CHECKOUT, capture_output=True, text=True
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_missing_program_makes_an_implementation_unavailable_with_its_reason():
+    import dataclasses
+
+    from conformance.registry import BY_ID
+
+    spec = dataclasses.replace(
+        BY_ID["numpy/reference"], programs={"no-such-compiler-xyz": "apt-get install it"}
+    )
+    assert spec.unavailable() == "no-such-compiler-xyz is not on PATH (apt-get install it)"
+    assert BY_ID["numpy/reference"].unavailable() is None

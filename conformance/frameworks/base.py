@@ -151,6 +151,9 @@ class Adapter:
     # releases its code needs, by distribution ({"keras": ">=3"}): an older one installed
     # is a reason it cannot run, as a missing package is
     requires: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # programs it runs, found on PATH, with how to install each ({"clang": "apt-get install
+    # clang"}): one missing is a reason it cannot run, as a missing package is
+    programs: Mapping[str, str] = field(default_factory=dict, hash=False)
     env: Mapping[str, str] = field(
         default_factory=dict, hash=False
     )  # environment of every process that runs it
