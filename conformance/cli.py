@@ -132,9 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def placement_of(args) -> Placement:
+def placement_of(args, own_environments: bool = True) -> Placement:
     try:
-        return parse_placement(args.python, args.env)
+        return parse_placement(args.python, args.env, own_environments)
     except PlacementError as error:
         raise UsageError(str(error)) from None
 
@@ -167,15 +167,18 @@ def cmd_report(args) -> int:
 def cmd_list(args) -> int:
     devices: dict[str, str] = {}
     rows = []
+    placement = parse_placement([], [])  # adapters with an environment of their own: there
     for spec in SPECS:
-        why = spec.unavailable()
-        version = spec.version() if not why else "-"
+        why = placement.unavailable(spec)
+        version = spec.version(placement.interpreter(spec)) if not why else "-"
         if not why and not args.no_probe:
             key = (spec.module, tuple(sorted(spec.env.items())))
             if key not in devices:
-                target = Target.of(spec)
+                target = Target.of(spec, placement.python(spec))
                 try:
-                    with Worker(target.module, target.env, timeout=120) as worker:
+                    with Worker(
+                        target.module, target.env, timeout=120, python=target.python
+                    ) as worker:
                         devices[key] = ",".join(worker.info["devices"])
                 except WorkerError as error:
                     devices[key] = f"unusable: {error}"
@@ -254,7 +257,7 @@ def cmd_run(args) -> int:
             spec = lookup(impl_id)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        why = spec.unavailable(placement.interpreter(spec))
+        why = placement.unavailable(spec)
         if why and args.impl:
             raise UsageError(f"{impl_id} cannot run here: {why}")
         if why:
@@ -332,7 +335,7 @@ def cmd_check(args) -> int:
                 raise UsageError(str(error)) from None
     policy, profile = policy_module.load_profile(args.policy, args.profile)
     check_destinations(args)
-    placement = placement_of(args)
+    placement = placement_of(args, own_environments=False)
     if placement.environments:
         raise UsageError(
             "check takes --python PATH, not --env: a user's function may call any framework"

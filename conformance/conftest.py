@@ -88,6 +88,7 @@ def gate(request):
         timeout=config.getoption("--call-timeout"),
         jobs=config.getoption("--jobs"),
         dtypes=config.getoption("--dtype") or None,
+        placement=config._conformance_placement,
     )
     pairs = list(dict.fromkeys((case.spec, case.device) for case in cases if not case.skip))
     runner.submit(pairs)

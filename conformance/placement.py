@@ -5,6 +5,11 @@
     --env NAME                 the implementations of a built environment of the matrix
                                (environments.toml) in its interpreter (repeatable)
 
+An adapter whose pins conflict with the suite's names an environment of its own
+(`Adapter.environment`, built by `make setup`): where neither option places it, its
+workers run there, and while it is not built its implementations are unavailable, with
+that reason.
+
 The reference, the measurement, the policy and the results stay in the suite's process
 whatever the placement; only the workers move (`process/worker.py`). Each interpreter is
 probed once (`process.interpreter.probe`) and what it lacks is a one-line error.
@@ -30,6 +35,14 @@ class Placement:
 
     interpreters: dict[str, Interpreter] = field(default_factory=dict)
     environments: dict[str, str] = field(default_factory=dict)
+    unbuilt: dict[str, str] = field(default_factory=dict)  # framework: why its own is unusable
+
+    def unavailable(self, spec: Spec) -> str | None:
+        """Why `spec` cannot run under this placement, or None."""
+        for name in (spec.framework, *spec.uses):
+            if name in self.unbuilt:
+                return self.unbuilt[name]
+        return spec.unavailable(self.interpreter(spec))
 
     def interpreter(self, spec: Spec) -> Interpreter | None:
         """The interpreter `spec` runs in; None: the suite's own."""
@@ -55,8 +68,10 @@ class Placement:
         return out
 
 
-def parse(python: list[str], env: list[str]) -> Placement:
-    """The placement of `--python` and `--env` values; PlacementError in one line."""
+def parse(python: list[str], env: list[str], own_environments: bool = True) -> Placement:
+    """The placement of `--python` and `--env` values, and of the adapters with an
+    environment of their own (unless `own_environments` is false: a user's function in
+    `check`); PlacementError in one line."""
     from .environments import catalog  # the catalog reads environments.toml
 
     names = {a.name for a in adapters()}
@@ -80,7 +95,31 @@ def parse(python: list[str], env: list[str]) -> Placement:
             )
         placement.interpreters[environment.framework] = _probe(str(environment.python))
         placement.environments[environment.framework] = name
+    if own_environments:
+        _own_environments(placement, catalog)
     return placement
+
+
+def _own_environments(placement: Placement, catalog) -> None:
+    """The adapters with an environment of their own (`Adapter.environment`) that neither
+    --python nor --env placed: their workers go there, or `unbuilt` says why they cannot."""
+    for a in adapters():
+        if a.environment is None or a.name in placement.interpreters:
+            continue
+        if "*" in placement.interpreters:
+            continue  # --python PATH: every framework in that interpreter
+        try:
+            environment = catalog.get(a.environment)
+            if not environment.built():
+                raise PlacementError(
+                    f"its environment {a.environment} is not built (make setup, or "
+                    f"python -m conformance env build {a.environment})"
+                )
+            placement.interpreters[a.name] = _probe(str(environment.python))
+        except (catalog.CatalogError, PlacementError) as error:
+            placement.unbuilt[a.name] = str(error)
+            continue
+        placement.environments[a.name] = a.environment
 
 
 def _probe(path: str) -> Interpreter:

@@ -18,6 +18,8 @@ import pytest
 from conformance.checks import plan
 from conformance.engine import Target
 from conformance.findings import finding_id
+from conformance.placement import PlacementError
+from conformance.placement import parse as parse_placement
 from conformance.registry import SPECS, Spec, lookup
 
 
@@ -46,13 +48,18 @@ def _cases(config) -> list[Case]:
     specs = [s for s in SPECS if not wanted or s.id in wanted]
     dtypes = config.getoption("--dtype") or None
     devices = config.getoption("--device") or ["cpu"]
+    try:  # adapters with an environment of their own run there (`placement.py`)
+        placement = parse_placement([], [])
+    except PlacementError as error:
+        raise pytest.UsageError(str(error)) from None
+    config._conformance_placement = placement
     cases = []
     for spec in specs:
-        skip = spec.unavailable()
+        skip = placement.unavailable(spec)
         for device in devices:
             cases += [
                 Case(spec, device, p.dtype, p.quantity, p.part, skip)
-                for p in plan(Target.of(spec), device, dtypes)
+                for p in plan(Target.of(spec, placement.python(spec)), device, dtypes)
             ]
     return cases
 

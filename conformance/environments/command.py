@@ -4,6 +4,8 @@ env list             name, framework, version, lock current, built, size on disk
 env lock NAME|--all  compile the requirements of environments.toml into lock files
 env build NAME|--all build from the locks (a built environment whose lock is unchanged
                      is left as it is)
+env build --own      the environments adapters run in by default (Adapter.environment):
+                     make setup builds these
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ def add_parser(sub, usage_error) -> None:
         q = verbs.add_parser(verb, help=what)
         q.add_argument("names", nargs="*", metavar="NAME")
         q.add_argument("--all", action="store_true", help="every environment of the catalog")
+        if verb == "build":
+            q.add_argument(
+                "--own",
+                action="store_true",
+                help="the environments adapters run in by default (make setup)",
+            )
         q.set_defaults(run=lambda args, verb=verb: _each(args, verb, usage_error))
 
 
@@ -42,8 +50,18 @@ def chosen(names, every: bool, usage_error) -> list[catalog.Environment]:
     return [environments[n] for n in names]
 
 
+def _own() -> list[str]:
+    """The environments that adapters name as their own (`Adapter.environment`)."""
+    from ..frameworks import adapters
+
+    return [a.environment for a in adapters() if a.environment]
+
+
 def _each(args, verb: str, usage_error) -> int:
-    for environment in chosen(args.names, args.all, usage_error):
+    names = [*args.names, *(_own() if getattr(args, "own", False) else ())]
+    if getattr(args, "own", False) and not names:
+        return 0
+    for environment in chosen(names, args.all, usage_error):
         try:
             if verb == "lock":
                 path = builder.lock(environment)

@@ -154,6 +154,9 @@ class Adapter:
     # programs it runs, found on PATH, with how to install each ({"clang": "apt-get install
     # clang"}): one missing is a reason it cannot run, as a missing package is
     programs: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # the environment of the matrix (environments.toml) its workers run in by default,
+    # where its pins conflict with the suite's; built by `make setup`
+    environment: str | None = None
     env: Mapping[str, str] = field(
         default_factory=dict, hash=False
     )  # environment of every process that runs it

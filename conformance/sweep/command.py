@@ -125,7 +125,7 @@ def _target(impl: str, quantity: str, usage_error, placement: Placement) -> Targ
         spec = lookup(impl)
     except ValueError as error:
         raise usage_error(str(error)) from None
-    why = spec.unavailable(placement.interpreter(spec))
+    why = placement.unavailable(spec)
     if why:
         raise usage_error(f"{impl} cannot run here: {why}")
     if quantity not in spec.quantities:
@@ -383,7 +383,7 @@ def _sweep_all(args, policy, profile, usage_error) -> int:
     available = []
     placement = _placement(args, usage_error)
     for spec in SPECS:
-        why = spec.unavailable(placement.interpreter(spec))
+        why = placement.unavailable(spec)
         if why:
             print(f"skip {spec.id}: {why}")
         else:
