@@ -65,8 +65,8 @@ gate: setup
 	$(PY) -m pytest conformance --json results/gate.json
 
 lint: setup
-	$(VENV)/bin/ruff check reference conformance benchmarks tests tools
-	$(VENV)/bin/ruff format --check reference conformance benchmarks tests tools
+	$(VENV)/bin/ruff check reference conformance benchmarks tests tools examples
+	$(VENV)/bin/ruff format --check reference conformance benchmarks tests tools examples
 
 # The comparison report (report/index.html, report/report.md) from a real run of the gate
 # (results/results.json; a gate finding does not stop the report, which shows it), the

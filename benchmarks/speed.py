@@ -30,6 +30,7 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 
+from conformance.frameworks import adapter as adapter_of
 from conformance.frameworks import adapters
 from conformance.registry import BY_ID, Spec, framework_packages, missing, package_version
 
@@ -123,6 +124,9 @@ def _has_nvidia_gpu() -> bool:
 def skip_reason(spec: Spec, dtype: str, device: str, direction: str) -> str | None:
     """Why this case cannot run here (without importing anything), or None."""
     if (reason := spec.unavailable()) is not None:
+        own = adapter_of(spec.framework).environment
+        if own is not None:  # its own environment: make bench-matrix times it there
+            reason += f"; it runs in {own}: python -m benchmarks.matrix --env {own}"
         return f"{spec.id}: {reason}"
     if dtype not in spec.dtypes:
         return f"{spec.id} does not support {dtype}"

@@ -205,3 +205,23 @@ def test_a_regression_at_one_corpus_input_fails_the_gate(tmp_path):
     assert records["sampled"]["verdict"] == "pass"
     assert records["corpus"]["verdict"] == "fail" and records["corpus"]["max_ulp"] > 2
     assert float.fromhex(records["corpus"]["worst_input"]) == x_bad
+
+
+@pytest.mark.parametrize("kernel", ["selu", "selu_fastmath"])
+def test_the_numba_example_conforms_as_the_docs_say(kernel, tmp_path):
+    """examples/numba_selu.py, the user's kernel of docs/extending.md: plain and with
+    fastmath, it passes every check in float32 and float64."""
+    out = tmp_path / "numba.json"
+    env = {**os.environ, "PYTHONPATH": f"{CHECKOUT}{os.pathsep}{CHECKOUT / 'examples'}"}
+    args = ["--impl", f"numba_selu:{kernel}", "--dtype", "float32", "--dtype", "float64"]
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "check", *args, "--json", str(out)],
+        cwd=CHECKOUT / "examples",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["counts"] == {"pass": 8, "known-deviation": 0, "fail": 0}, summary
