@@ -14,6 +14,7 @@ import pytest
 
 from conformance import destinations, results
 from conformance import policy as policy_module
+from conformance.frameworks.base import GatePart
 from conformance.io import CACHE_DIR
 from conformance.registry import ALL_DTYPES, FRAMEWORKS
 
@@ -40,6 +41,13 @@ def pytest_addoption(parser):
         default=[],
         metavar="DEVICE",
         help="device: cpu, cuda (repeatable; default: cpu)",
+    )
+    group.addoption(
+        "--part",
+        default=None,
+        choices=[p.value for p in GatePart],
+        help="only the implementations of this part of the gate: main (make gate), more "
+        "(make gate-more); default: every implementation",
     )
     group.addoption("--profile", default=None, help="tolerance profile (default: strict)")
     group.addoption("--policy", default=None, help="policy TOML (default: the suite's own)")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .axes import ALL_DTYPES, DEVICES, QUANTITIES
 from .frameworks import Adapter, adapter, adapters
+from .frameworks.base import GatePart
 from .process.interpreter import Interpreter
 
 __all__ = ["ALL_DTYPES", "BY_ID", "FRAMEWORKS", "QUANTITIES", "SPECS", "Spec", "lookup"]
@@ -44,6 +45,7 @@ class Spec:
     uses: tuple[str, ...] = ()  # the adapters it runs on besides its own
     requires: dict = field(default_factory=dict, hash=False)  # {distribution: PEP 440 range}
     programs: dict = field(default_factory=dict, hash=False)  # {program on PATH: how to install}
+    gate: GatePart = GatePart.MAIN  # the gate target that checks it (make gate, gate-more)
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -208,8 +210,11 @@ def _specs() -> tuple[Spec, ...]:
                     uses=uses,
                     requires=requirements_of((a.name, *uses)),
                     programs={
-                        k: v for n in (a.name, *uses) for k, v in adapter(n).programs.items()
+                        program: how
+                        for name in (a.name, *uses)
+                        for program, how in adapter(name).programs.items()
                     },
+                    gate=v.gate or a.gate,
                 )
             )
     return tuple(specs)

@@ -45,7 +45,8 @@ def _cases(config) -> list[Case]:
             lookup(impl_id)
         except ValueError as error:
             raise pytest.UsageError(str(error)) from None
-    specs = [s for s in SPECS if not wanted or s.id in wanted]
+    part = config.getoption("--part")
+    specs = [s for s in SPECS if (not wanted or s.id in wanted) and part in (None, s.gate)]
     dtypes = config.getoption("--dtype") or None
     devices = config.getoption("--device") or ["cpu"]
     try:  # adapters with an environment of their own run there (`placement.py`)

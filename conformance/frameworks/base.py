@@ -85,6 +85,15 @@ class Kernels:
         return time.perf_counter()
 
 
+class GatePart(StrEnum):
+    """Which gate target checks an implementation: `make gate` (part of `make test`) or
+    `make gate-more` (the implementations whose checks take longest: compilers per shape,
+    exporters, forward-mode AD; CI runs both). The gate's `--part` option selects one."""
+
+    MAIN = "main"
+    MORE = "more"
+
+
 @dataclass(frozen=True)
 class Variant:
     """One implementation of an adapter: its id is `<adapter name>/<name>`."""
@@ -98,6 +107,7 @@ class Variant:
     #                             packages, environment and thread settings come along
     env: Mapping[str, str] = field(default_factory=dict, hash=False)  # more of its worker's env
     devices: tuple[str, ...] = DEVICES  # the devices it may run on
+    gate: GatePart | None = None  # the gate target that checks it (None: its adapter's)
 
 
 class SelfNormCheck(StrEnum):
@@ -166,6 +176,7 @@ class Adapter:
     #                                 variants need different backends)
     warm_imports: tuple[str, ...] = ()  # modules a benchmark process imports ahead
     order: int = 100  # position in listings and runs (the registry's order)
+    gate: GatePart = GatePart.MAIN  # the gate target that checks its variants
 
     def variant(self, name: str) -> Variant:
         return next(v for v in self.variants if v.name == name)

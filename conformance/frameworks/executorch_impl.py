@@ -20,13 +20,14 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, Variant
+from conformance.frameworks.base import Adapter, GatePart, Kernels, Variant
 
 ADAPTER = Adapter(
     name="executorch",
     module="executorch_impl",
     packages=("executorch", "torch"),
     order=10,
+    gate=GatePart.MORE,  # make gate-more: its checks take minutes (docs/measurements.md)
     variants=(
         Variant(
             "portable",

@@ -12,7 +12,14 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant, appended_flags
+from conformance.frameworks.base import (
+    Adapter,
+    GatePart,
+    Kernels,
+    SelfNormSuite,
+    Variant,
+    appended_flags,
+)
 from conformance.frameworks.base import SelfNormCheck as Check
 
 
@@ -31,7 +38,11 @@ ADAPTER = Adapter(
     variants=(
         Variant("nn", "jax.nn.selu; jax.vjp for the derivative"),
         Variant("jit", "jax.jit(jax.nn.selu)", eager="nn"),
-        Variant("jvp", "jax.jvp(jax.nn.selu, (x,), (ones,)): forward mode, primal and tangent"),
+        Variant(
+            "jvp",
+            "jax.jvp(jax.nn.selu, (x,), (ones,)): forward mode, primal and tangent",
+            gate=GatePart.MORE,  # make gate-more: the same rule as jax/nn's derivative
+        ),
     ),
     env={"JAX_ENABLE_X64": "1"},  # float64 is otherwise silently computed in float32
     thread_env=thread_environment,

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant
+from conformance.frameworks.base import Adapter, GatePart, Kernels, SelfNormSuite, Variant
 from conformance.frameworks.base import SelfNormCheck as Check
 
 # Keras would move tensors to a GPU on its own: its workers see none.
@@ -27,12 +27,15 @@ def _on(backend: str) -> dict[str, str]:
     return {"KERAS_BACKEND": backend}
 
 
-def _backend_variant(backend: str, name: str, gradient: bool = True) -> Variant:
+def _backend_variant(
+    backend: str, name: str, gradient: bool = True, gate: GatePart | None = None
+) -> Variant:
     """keras/<backend>: keras.activations.selu on that backend, on the CPU only."""
     return Variant(
         backend,
         f"keras.activations.selu, Keras 3 on the {name} backend",
         gradient=gradient,
+        gate=gate,
         uses=(backend,),
         env={**_CPU_ONLY, **_on(backend)},
         devices=("cpu",),
@@ -48,7 +51,8 @@ ADAPTER = Adapter(
     variants=(
         _backend_variant("jax", "JAX"),
         _backend_variant("torch", "PyTorch"),
-        _backend_variant("openvino", "OpenVINO", gradient=False),
+        # make gate-more: each call compiles an OpenVINO model (minutes for the checks)
+        _backend_variant("openvino", "OpenVINO", gradient=False, gate=GatePart.MORE),
     ),
     selfnorm=(
         SelfNormSuite("keras-torch", (Check.KERAS_IDIOM,), uses=("torch",), env=_on("torch")),

@@ -21,13 +21,14 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, Variant
+from conformance.frameworks.base import Adapter, GatePart, Kernels, Variant
 
 ADAPTER = Adapter(
     name="openvino",
     module="openvino_impl",
     packages=("openvino",),
     order=7,
+    gate=GatePart.MORE,  # make gate-more: its checks take minutes (docs/measurements.md)
     variants=(
         Variant(
             "selu",

@@ -20,7 +20,7 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, Variant
+from conformance.frameworks.base import Adapter, GatePart, Kernels, Variant
 
 
 def thread_environment(n: int) -> dict[str, str]:
@@ -33,6 +33,7 @@ ADAPTER = Adapter(
     module="tinygrad_impl",
     packages=("tinygrad",),
     order=8,
+    gate=GatePart.MORE,  # make gate-more: its checks take minutes (docs/measurements.md)
     variants=(
         Variant(
             "tensor",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import ml_dtypes
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant, no_wait
+from conformance.frameworks.base import Adapter, GatePart, Kernels, SelfNormSuite, Variant, no_wait
 from conformance.frameworks.base import SelfNormCheck as Check
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ ADAPTER = Adapter(
             "jvp",
             "torch.func.jvp(torch.nn.functional.selu, (x,), (ones,)): forward mode, the "
             "primal and the tangent",
+            gate=GatePart.MORE,  # make gate-more: the same kernel as torch/functional
         ),
     ),
     selfnorm=(
