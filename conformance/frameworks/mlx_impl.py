@@ -16,7 +16,8 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, Variant
+from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant
+from conformance.frameworks.base import SelfNormCheck as Check
 
 ADAPTER = Adapter(
     name="mlx",
@@ -30,6 +31,7 @@ ADAPTER = Adapter(
             devices=("cpu",),  # the Linux wheels have no GPU back end but CUDA's, not here
         ),
     ),
+    selfnorm=(SelfNormSuite("mlx", (Check.STACK, Check.LECUN_NORMAL)),),
 )
 
 
@@ -123,3 +125,56 @@ def snippet(variant, quantity, dtype, device, x_hex) -> str:
             "print(g[0].astype(mx.float64).item().hex())"
         )
     return f'python -c "import mlx.core as mx, mlx.nn; {body}"'
+
+
+# -- self-normalisation (conformance/selfnorm) ---------------------------------------------
+
+LECUN_NORMAL = "mlx.nn.init.he_normal()(w, mode='fan_in', gain=1.0)"
+
+
+def _lecun_normal(fan_in: int, fan_out: int, key):
+    """A (fan_in, fan_out) weight for x @ W: MLX's he_normal with gain 1 in fan_in mode,
+    σ = 1/√fan_in, which is LeCun normal (MLX has no initialiser of that name). MLX's
+    Linear stores weights as (out, in), so the sample is drawn so and transposed."""
+    import mlx.core as mx
+    import mlx.nn
+
+    init = mlx.nn.init.he_normal()
+    with mx.stream(mx.cpu):
+        mx.random.seed(key)
+        return init(mx.zeros((fan_out, fan_in)), mode="fan_in", gain=1.0).T
+
+
+def lecun_normal(fan_in: int, fan_out: int, seed: int) -> np.ndarray:
+    return np.asarray(_lecun_normal(fan_in, fan_out, seed))
+
+
+def dense_stack(x: np.ndarray, g: np.ndarray, depth: int, activation: str, seed: int) -> dict:
+    """Per-layer mean and variance of x @ W → activation layers (zero bias, LeCun normal
+    weights), and the norm of the gradient of sum(h_depth · g) with respect to the input
+    and to every layer's output, by mx.vjp layer by layer."""
+    import mlx.core as mx
+    import mlx.nn
+
+    act = {"selu": mlx.nn.selu, "relu": mlx.nn.relu}[activation]
+    width = x.shape[1]
+    weights = [_lecun_normal(width, width, seed + k) for k in range(depth)]
+
+    def layer(h, w):
+        return act(h @ w)
+
+    outputs = [mx.array(x)]
+    for w in weights:
+        outputs.append(layer(outputs[-1], w))
+    grad = mx.array(g)
+    grads = [grad]
+    for h, w in zip(reversed(outputs[:-1]), reversed(weights), strict=True):
+        _, (grad,) = mx.vjp(lambda h, w=w: layer(h, w), [h], [grad])
+        grads.append(grad)
+    grads.reverse()
+    wide = [np.asarray(t).astype(np.float64) for t in outputs]
+    return {
+        "means": [float(t.mean()) for t in wide[1:]],
+        "variances": [float(t.var()) for t in wide[1:]],
+        "grad_norms": [float(np.linalg.norm(np.asarray(t).astype(np.float64))) for t in grads],
+    }
