@@ -261,4 +261,5 @@ def test_the_suites_come_from_the_adapters_in_the_gate_order():
         ("tensorflow", "keras-tensorflow", "keras"),
         ("jax", "jax", "jax"),
         ("jax", "keras-jax", "keras"),
+        ("mlx", "mlx", "mlx"),
     ]

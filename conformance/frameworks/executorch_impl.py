@@ -10,7 +10,8 @@ A program is exported once per dtype, for a 1-D input of dynamic length (1 to 2^
 elements, the planned memory's upper bound): the adapter passes a contiguous 1-D copy of
 the input and reshapes the output, since a method takes tensors of the rank it was
 exported with (so the layout check sees ExecuTorch's kernel on contiguous memory only);
-an empty input is returned empty without a call. ExecuTorch is an inference runtime: no
+an empty input is returned empty without a call, and a longer one than the bound goes in
+slices of 2^21 (the float64 search's batches). ExecuTorch is an inference runtime: no
 derivative.
 """
 
@@ -128,9 +129,15 @@ def build(variant: str, quantity: str, device: str):
         x = np.asarray(x)
         if x.size == 0:
             return x.copy()
-        flat = to_torch(np.ascontiguousarray(x).reshape(-1), "cpu")
-        out = _method(variant, "selu", x.dtype.name).execute([flat])[0]
-        return to_numpy(out, x.dtype).reshape(x.shape)
+        flat = np.ascontiguousarray(x).reshape(-1)
+        parts = [  # an input longer than the planned bound goes in slices (SELU is elementwise)
+            to_numpy(
+                _method(variant, "selu", x.dtype.name).execute([to_torch(piece, "cpu")])[0],
+                x.dtype,
+            )
+            for piece in np.split(flat, range(MAX_ELEMENTS, flat.size, MAX_ELEMENTS))
+        ]
+        return np.concatenate(parts).reshape(x.shape)
 
     return call
 
