@@ -28,6 +28,7 @@ checks call (`conformance/selfnorm/child.py`):
     LECUN_NORMAL: str                     the initialiser call, for people
     lecun_normal(fan_in, fan_out, seed) -> numpy.ndarray   a sample of it
     dense_stack(x, g, depth, activation, seed) -> {"means", "variances", "grad_norms"}
+        (`stack_moments` builds that dict from numpy-readable arrays)
     alpha_dropout(x, rate, seed) -> numpy.ndarray          AlphaDropout in training mode
     keras_idioms() -> list[dict]          the Keras idioms, bit for bit (Keras only)
 
@@ -185,3 +186,17 @@ class Adapter:
 def appended_flags(variable: str, flags: str) -> str:
     """`flags` after those already in the environment variable (say, --xla_cpu_max_isa)."""
     return " ".join(f for f in (os.environ.get(variable, ""), flags) if f)
+
+
+def stack_moments(outputs, grads) -> dict[str, list[float]]:
+    """The dict `dense_stack` returns, from the stack's outputs (the input first, then each
+    layer's) and the gradients with respect to each of them (the input's first), any array
+    numpy can read: every layer's mean and variance and every gradient's norm, in float64."""
+    import numpy as np
+
+    wide = [np.asarray(t).astype(np.float64) for t in outputs]
+    return {
+        "means": [float(t.mean()) for t in wide[1:]],
+        "variances": [float(t.var()) for t in wide[1:]],
+        "grad_norms": [float(np.linalg.norm(np.asarray(t).astype(np.float64))) for t in grads],
+    }

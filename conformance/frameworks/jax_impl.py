@@ -19,6 +19,7 @@ from conformance.frameworks.base import (
     SelfNormSuite,
     Variant,
     appended_flags,
+    stack_moments,
 )
 from conformance.frameworks.base import SelfNormCheck as Check
 
@@ -208,9 +209,4 @@ def dense_stack(x: np.ndarray, g: np.ndarray, depth: int, activation: str, seed:
         grad = pullback(grad)[0]
         grads.append(grad)
     grads.reverse()
-    wide = [np.asarray(t, dtype=np.float64) for t in outputs]
-    return {
-        "means": [float(t.mean()) for t in wide[1:]],
-        "variances": [float(t.var()) for t in wide[1:]],
-        "grad_norms": [float(np.linalg.norm(np.asarray(t, dtype=np.float64))) for t in grads],
-    }
+    return stack_moments(outputs, grads)

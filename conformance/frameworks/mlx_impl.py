@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant
+from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant, stack_moments
 from conformance.frameworks.base import SelfNormCheck as Check
 
 ADAPTER = Adapter(
@@ -172,9 +172,4 @@ def dense_stack(x: np.ndarray, g: np.ndarray, depth: int, activation: str, seed:
         _, (grad,) = mx.vjp(lambda h, w=w: layer(h, w), [h], [grad])
         grads.append(grad)
     grads.reverse()
-    wide = [np.asarray(t).astype(np.float64) for t in outputs]
-    return {
-        "means": [float(t.mean()) for t in wide[1:]],
-        "variances": [float(t.var()) for t in wide[1:]],
-        "grad_norms": [float(np.linalg.norm(np.asarray(t).astype(np.float64))) for t in grads],
-    }
+    return stack_moments(outputs, grads)
