@@ -13,12 +13,13 @@ MACHINE ?= $(shell hostname)
 COMMIT   = $(shell git rev-parse HEAD)
 
 .PHONY: help setup test test-self gate gate-more lint report bench bench-quick bench-reference bench-steadiness sweep \
-	sweep-verify envs matrix bench-matrix clean
+	sweep-verify envs matrix bench-matrix own-envs clean
 
 help:
 	@echo "make test    lint, the suite's self-tests and the conformance gate (results/gate.json)"
-	@echo "make gate-more   the rest of the gate: OpenVINO, tinygrad, ExecuTorch, forward mode"
-	@echo "             (results/gate-more.json; CI runs it after make test)"
+	@echo "make gate-more   the rest of the gate: OpenVINO, tinygrad, ExecuTorch, forward mode,"
+	@echo "             MLX, PaddlePaddle, and their quick benchmarks (results/gate-more.json;"
+	@echo "             CI runs it after make test)"
 	@echo "make report  runs the suite and writes the comparison report"
 	@echo "make setup   creates .venv with every pinned dependency (done by the two above)"
 	@echo "make lint    ruff"
@@ -44,14 +45,19 @@ $(STAMP): $(REQS)
 	$(PY) -m tools.programs --install
 	@touch $@
 
-# The adapters' own environments (paddle-3.3: its pins conflict with the suite's), built by
-# uv from their locks; up to date in a second when the locks have not changed.
 setup: $(STAMP)
+
+# The adapters' own environments (paddle-3.3: its pins conflict with the suite's), built by
+# uv from their locks; up to date in a second when the locks have not changed. Not part of
+# make test: only make gate-more's implementations run in them.
+own-envs: setup
 	@$(PY) -m conformance env build --own
 
 # The self-tests of the suite's machinery, then the conformance gate over every pinned
 # implementation (results.json of the gate: results/gate.json). Each part says how long
 # it took; the first failing part stops the run with its status.
+# bench-quick times the main part's implementations (BENCH_PART=more: make gate-more's).
+BENCH_PART ?= main
 TEST_PARTS := setup lint test-self gate bench-quick
 test:
 	@for part in $(TEST_PARTS); do \
@@ -68,9 +74,11 @@ gate: setup
 
 # The rest of the gate: the implementations whose checks take minutes (Adapter.gate =
 # GatePart.MORE: OpenVINO's and tinygrad's compilers per shape, ExecuTorch's exporter,
-# forward-mode AD); CI runs it after make test (.ci/run).
-gate-more: setup
+# forward-mode AD) or would take make test past 15 minutes (MLX, PaddlePaddle in its own
+# environment), then their quick benchmarks; CI runs it after make test (.ci/run).
+gate-more: own-envs
 	$(PY) -m pytest conformance/test_gate.py --part more --json results/gate-more.json
+	$(MAKE) --no-print-directory bench-quick BENCH_PART=more
 
 lint: setup
 	$(VENV)/bin/ruff check reference conformance benchmarks tests tools examples
@@ -81,7 +89,7 @@ lint: setup
 # float32 sweeps where `make sweep` has made them, and the quick benchmarks, or the full
 # asv results where `make bench` has saved them for this machine.
 REPORT_RESULTS = results/results.json $(wildcard results/sweeps.json)
-report: setup
+report: own-envs
 	$(PY) -m conformance run --json results/results.json || [ $$? -eq 1 ]
 	$(MAKE) --no-print-directory bench-quick
 	$(PY) -m conformance report $(addprefix --results ,$(REPORT_RESULTS)) --asv .asv/results \
@@ -118,13 +126,15 @@ QUICK_DEVICES := $(if $(wildcard /dev/nvidiactl),,cpu)
 bench-quick: setup
 	$(ASV) machine --yes --machine $(MACHINE)-quick >/dev/null
 	$(ASV) check $(ASV_ENV)
+	ids=$$($(PY) -m conformance.registry --part $(BENCH_PART)); \
 	SELU_BENCH_QUICK=1 $(ASV) run $(ASV_ENV) --machine $(MACHINE)-quick \
 	  --set-commit-hash $(COMMIT) -a rounds=1 -a repeat=1 -a number=1 -a warmup_time=0 \
-	  -b "bench_selu\..*, 4096, '$(QUICK_DEVICES)" -b bench_reference
+	  -b "bench_selu\..*\('($$ids)', .*, 4096, '$(QUICK_DEVICES)" \
+	  $(if $(filter main,$(BENCH_PART)),-b bench_reference)
 
 # Every available implementation, forward and derivative: all 2^32 float32 inputs each,
 # and the float64 worst-case search. Resumable: run it again after an interruption.
-sweep: setup
+sweep: own-envs
 	$(PY) -m conformance sweep --all --json results/sweeps.json
 
 # The sweep of 0x80000000..0x90000000 (-0 down to -2^-95) for torch/functional, forward
@@ -144,14 +154,14 @@ envs: setup
 # suite's code: a rerun measures only what changed, a killed run resumes. The summary is
 # data the report shows (committed: $(MATRIX_SUMMARY)).
 MATRIX_SUMMARY := docs/matrix/summary.json
-matrix: setup
+matrix: own-envs
 	$(PY) -m conformance matrix --json $(MATRIX_SUMMARY)
 
 # asv's benchmarks in each environment, labelled by its interpreter (asv publish shows
 # one series per environment; `python -m conformance report --compare A.json B.json`
 # compares two of them). BENCH_MATRIX_ARGS=--quick: each benchmark once.
 BENCH_MATRIX_ARGS ?=
-bench-matrix: setup
+bench-matrix: own-envs
 	$(PY) -m benchmarks.matrix --machine $(MACHINE) $(BENCH_MATRIX_ARGS)
 	$(ASV) publish
 

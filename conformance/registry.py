@@ -234,3 +234,19 @@ def lookup(impl_id: str) -> Spec:
             f"unknown implementation {impl_id!r}; known: {', '.join(BY_ID)} "
             "(or MODULE:FUNCTION with `check`)"
         ) from None
+
+
+def _print_part(argv: list[str] | None = None) -> int:
+    """python -m conformance.registry --part main|more: the ids of one part of the gate, as
+    an alternation for asv's -b (make bench-quick)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m conformance.registry")
+    parser.add_argument("--part", choices=[p.value for p in GatePart], required=True)
+    part = parser.parse_args(argv).part
+    print("|".join(s.id for s in SPECS if s.gate == part))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_print_part())

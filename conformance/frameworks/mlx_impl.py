@@ -16,7 +16,14 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, SelfNormSuite, Variant, stack_moments
+from conformance.frameworks.base import (
+    Adapter,
+    GatePart,
+    Kernels,
+    SelfNormSuite,
+    Variant,
+    stack_moments,
+)
 from conformance.frameworks.base import SelfNormCheck as Check
 
 ADAPTER = Adapter(
@@ -24,6 +31,7 @@ ADAPTER = Adapter(
     module="mlx_impl",
     packages=("mlx",),
     order=6,
+    gate=GatePart.MORE,  # make gate-more: keeps make test within 15 minutes
     variants=(
         Variant(
             "nn",

@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from conformance.frameworks.base import Adapter, Kernels, Variant
+from conformance.frameworks.base import Adapter, GatePart, Kernels, Variant
 
 ADAPTER = Adapter(
     name="paddle",
@@ -24,6 +24,7 @@ ADAPTER = Adapter(
     packages=("paddle",),
     distributions=("paddlepaddle",),
     order=9,
+    gate=GatePart.MORE,  # make gate-more: keeps make test within 15 minutes
     variants=(
         Variant(
             "functional",
