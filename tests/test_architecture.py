@@ -4,6 +4,8 @@ naming a framework (the adapters own all that the suite knows of one)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,8 +197,6 @@ WORKER_SIDE = (
 
 
 def test_the_worker_side_imports_nothing_but_numpy_and_ml_dtypes():
-    import subprocess
-    import sys
 
     blocker = f"""
 import importlib.abc, sys
@@ -225,3 +225,30 @@ def test_a_missing_program_makes_an_implementation_unavailable_with_its_reason()
     )
     assert spec.unavailable() == "no-such-compiler-xyz is not on PATH (apt-get install it)"
     assert BY_ID["numpy/reference"].unavailable() is None
+
+
+def test_the_gate_parts_split_the_registry_and_a_variant_overrides_its_adapter():
+    """Every implementation is in exactly one part of the gate: its variant's, else its
+    adapter's; `python -m conformance.registry --part P` prints that part's ids."""
+    from conformance.frameworks.base import GatePart
+    from conformance.registry import BY_ID, SPECS
+
+    for a in adapters():
+        for v in a.variants:
+            assert BY_ID[f"{a.name}/{v.name}"].gate == (v.gate or a.gate)
+    printed = {}
+    for part in GatePart:
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance.registry", "--part", part.value],
+            cwd=CHECKOUT,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        printed[part] = done.stdout.strip().split("|")
+        assert printed[part] == [s.id for s in SPECS if s.gate == part]
+    assert all(printed.values())  # neither part is empty
+    assert sorted(printed[GatePart.MAIN] + printed[GatePart.MORE]) == sorted(BY_ID)
+    # a variant's own part wins over its adapter's (torch is main, torch/compile more)
+    assert BY_ID["torch/functional"].gate == GatePart.MAIN
+    assert BY_ID["torch/compile"].gate == GatePart.MORE

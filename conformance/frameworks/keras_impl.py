@@ -49,7 +49,8 @@ ADAPTER = Adapter(
     requires={"keras": ">=3"},  # Keras 2 (tf.keras up to TensorFlow 2.15) has no keras.config
     order=5,
     variants=(
-        _backend_variant("jax", "JAX"),
+        # make gate-more: JAX compiles each operation per shape (two minutes of checks)
+        _backend_variant("jax", "JAX", gate=GatePart.MORE),
         _backend_variant("torch", "PyTorch"),
         # make gate-more: each call compiles an OpenVINO model (minutes for the checks)
         _backend_variant("openvino", "OpenVINO", gradient=False, gate=GatePart.MORE),

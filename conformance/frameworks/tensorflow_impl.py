@@ -16,6 +16,7 @@ import numpy as np
 
 from conformance.frameworks.base import (
     Adapter,
+    GatePart,
     Kernels,
     SelfNormSuite,
     Variant,
@@ -50,7 +51,12 @@ ADAPTER = Adapter(
             "tf.keras.activations.selu, checked against "
             "tf.keras.layers.Activation('selu', dtype=x.dtype)",
         ),
-        Variant("xla", "tf.function(tf.nn.selu, jit_compile=True)", eager="nn"),
+        Variant(
+            "xla",
+            "tf.function(tf.nn.selu, jit_compile=True)",
+            eager="nn",
+            gate=GatePart.MORE,  # make gate-more: XLA compiles each shape and dtype
+        ),
     ),
     # C++ log lines off; tf.keras is Keras 3, whose backend must then be TensorFlow's.
     env={"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"},

@@ -35,7 +35,12 @@ ADAPTER = Adapter(
         Variant("functional", "torch.nn.functional.selu; autograd for the derivative"),
         Variant("module", "torch.nn.SELU()"),
         Variant("inplace", "torch.nn.functional.selu(x, inplace=True) on a copy"),
-        Variant("compile", "torch.compile(torch.nn.functional.selu)", eager="functional"),
+        Variant(
+            "compile",
+            "torch.compile(torch.nn.functional.selu)",
+            eager="functional",
+            gate=GatePart.MORE,  # make gate-more: Inductor compiles each shape and dtype
+        ),
         Variant(
             "jvp",
             "torch.func.jvp(torch.nn.functional.selu, (x,), (ones,)): forward mode, the "
