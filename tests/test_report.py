@@ -272,3 +272,26 @@ def test_each_cell_says_where_its_worst_input_came_from_and_which_positions_are_
     document["special_values"] = []
     (finding,) = model.worst_findings(document)
     assert finding["detail"] == "7 ulp (from the sweep inputs)"
+
+
+def test_the_compiled_section_names_the_implementations_it_does_not_compare():
+    """Eager against compiled: a compiled variant and its eager counterpart are compared;
+    every other implementation of the run is named as having no compiled variant."""
+    ids = ["numpy/reference", "torch/functional", "torch/compile", "mlx/nn", "mine:selu"]
+    document = {
+        "implementations": [{"id": i, "available": True} for i in ids],
+        "checks": [{"impl": "torch/compile", "check": "eager-vs-compiled"}],
+    }
+    assert model.without_compiled_variant(document) == ["numpy/reference", "mlx/nn", "mine:selu"]
+    document["checks"] = []
+    assert model.without_compiled_variant(document) == ids
+
+
+def test_the_self_normalisation_section_names_the_frameworks_without_a_suite():
+    document = {
+        "implementations": [
+            {"id": i, "available": True}
+            for i in ("numpy/reference", "torch/functional", "onnxruntime/selu", "mine:selu")
+        ]
+    }
+    assert model.without_self_normalization(document) == ["numpy", "onnxruntime"]

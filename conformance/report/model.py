@@ -355,6 +355,23 @@ def eager_vs_compiled(document: dict) -> list[dict]:
     return rows
 
 
+def without_compiled_variant(document: dict) -> list[str]:
+    """The implementations of the run that are neither a compiled variant checked against
+    its eager counterpart nor such a counterpart, so that the section names every one."""
+    compared = {r["impl"] for r in document["checks"] if r.get("check") == "eager-vs-compiled"}
+    eager = {BY_ID[i].eager for i in compared if i in BY_ID}
+    return [i for i in impl_order(document) if i not in compared and i not in eager]
+
+
+def without_self_normalization(document: dict) -> list[str]:
+    """The frameworks of the run's implementations whose adapters declare no
+    self-normalisation suite (`Adapter.selfnorm`), named in that section."""
+    from conformance.frameworks import adapters
+
+    frameworks = {BY_ID[i].framework for i in impl_order(document) if i in BY_ID}
+    return [a.name for a in adapters() if a.name in frameworks and not a.selfnorm]
+
+
 def deviations(document: dict) -> list[dict]:
     """The recorded deviations the run met, each once: cause, upstream issue, where it is
     recorded, and which implementations, dtypes and quantities it covered."""
