@@ -6,7 +6,7 @@
                                (environments.toml) in its interpreter (repeatable)
 
 An adapter whose pins conflict with the suite's names an environment of its own
-(`Adapter.environment`, built by `make setup`): where neither option places it, its
+(`Adapter.environment`, built by `make own-envs`): where neither option places it, its
 workers run there, and while it is not built its implementations are unavailable, with
 that reason.
 

@@ -295,3 +295,12 @@ def test_the_self_normalisation_section_names_the_frameworks_without_a_suite():
         ]
     }
     assert model.without_self_normalization(document) == ["numpy", "onnxruntime"]
+
+
+def test_the_speed_section_names_the_implementations_without_asv_results():
+    ids = ("numpy/reference", "paddle/functional", "mine:selu")
+    document = {"implementations": [{"id": i, "available": True} for i in ids]}
+    assert model.untimed(document, ["numpy/reference"]) == [
+        {"impl": "paddle/functional", "environment": "paddle-3.3"},
+        {"impl": "mine:selu", "environment": None},
+    ]

@@ -199,6 +199,7 @@ def context(inputs: Inputs) -> dict:
         "no_selfnorm": model.without_self_normalization(document),
         "figures": figures,
         "speed": speed,
+        "untimed": model.untimed(document, speed["impls"]) if speed else [],
         "asv_dir": inputs.asv,
         "compare": compared if inputs.compare else None,
         "ulp": _ulp,

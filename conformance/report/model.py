@@ -372,6 +372,22 @@ def without_self_normalization(document: dict) -> list[str]:
     return [a.name for a in adapters() if a.name in frameworks and not a.selfnorm]
 
 
+def untimed(document: dict, timed: list[str]) -> list[dict]:
+    """The implementations of the run with no case in the asv results (`timed`: the ids
+    that have one), each with its adapter's own environment where it has one: asv times
+    the suite's interpreter, where such an implementation is a skip."""
+    from conformance.frameworks import adapter
+
+    rows = []
+    for i in impl_order(document):
+        if i in timed:
+            continue
+        spec = BY_ID.get(i)
+        own = adapter(spec.framework).environment if spec else None
+        rows.append({"impl": i, "environment": own})
+    return rows
+
+
 def deviations(document: dict) -> list[dict]:
     """The recorded deviations the run met, each once: cause, upstream issue, where it is
     recorded, and which implementations, dtypes and quantities it covered."""
