@@ -112,7 +112,7 @@ def _own_environments(placement: Placement, catalog) -> None:
             environment = catalog.get(a.environment)
             if not environment.built():
                 raise PlacementError(
-                    f"its environment {a.environment} is not built (make setup, or "
+                    f"its environment {a.environment} is not built (make own-envs, or "
                     f"python -m conformance env build {a.environment})"
                 )
             placement.interpreters[a.name] = _probe(str(environment.python))

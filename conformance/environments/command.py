@@ -5,7 +5,7 @@ env lock NAME|--all  compile the requirements of environments.toml into lock fil
 env build NAME|--all build from the locks (a built environment whose lock is unchanged
                      is left as it is)
 env build --own      the environments adapters run in by default (Adapter.environment):
-                     make setup builds these
+                     make own-envs builds these
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def add_parser(sub, usage_error) -> None:
             q.add_argument(
                 "--own",
                 action="store_true",
-                help="the environments adapters run in by default (make setup)",
+                help="the environments adapters run in by default (make own-envs)",
             )
         q.set_defaults(run=lambda args, verb=verb: _each(args, verb, usage_error))
 

@@ -166,7 +166,8 @@ class Adapter:
     # clang"}): one missing is a reason it cannot run, as a missing package is
     programs: Mapping[str, str] = field(default_factory=dict, hash=False)
     # the environment of the matrix (environments.toml) its workers run in by default,
-    # where its pins conflict with the suite's; built by `make setup`
+    # where its pins conflict with the suite's (or its weight would slow make test's
+    # install); built by `make own-envs`
     environment: str | None = None
     env: Mapping[str, str] = field(
         default_factory=dict, hash=False

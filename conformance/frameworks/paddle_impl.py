@@ -2,7 +2,7 @@
 the derivative.
 
 Its workers run in an environment of their own (`paddle-3.3` in environments.toml, built
-by `make setup`): paddlepaddle pins opt_einsum==3.3.0, which the suite's own pins
+by `make own-envs`): paddlepaddle pins opt_einsum==3.3.0, which the suite's own pins
 (opt_einsum 3.4.0, for TensorFlow and JAX) exclude. The CPU kernel is registered for
 float32 and float64 only ("The kernel with key (CPU, ..., float16) of kernel `selu` is not
 registered"), so the implementation claims those two.

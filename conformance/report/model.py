@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from conformance.frameworks import adapter, adapters
 from conformance.frameworks.base import SelfNormCheck
 from conformance.registry import BY_ID
 
@@ -366,8 +367,6 @@ def without_compiled_variant(document: dict) -> list[str]:
 def without_self_normalization(document: dict) -> list[str]:
     """The frameworks of the run's implementations whose adapters declare no
     self-normalisation suite (`Adapter.selfnorm`), named in that section."""
-    from conformance.frameworks import adapters
-
     frameworks = {BY_ID[i].framework for i in impl_order(document) if i in BY_ID}
     return [a.name for a in adapters() if a.name in frameworks and not a.selfnorm]
 
@@ -376,8 +375,6 @@ def untimed(document: dict, timed: list[str]) -> list[dict]:
     """The implementations of the run with no case in the asv results (`timed`: the ids
     that have one), each with its adapter's own environment where it has one: asv times
     the suite's interpreter, where such an implementation is a skip."""
-    from conformance.frameworks import adapter
-
     rows = []
     for i in impl_order(document):
         if i in timed:
