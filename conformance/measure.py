@@ -291,12 +291,18 @@ NO_FIGURE = LAST_FINITE + 1
 
 
 def error_columns(errors: np.ndarray) -> np.ndarray:
-    """The histogram column of each error (NaN, no figure: NO_FIGURE)."""
+    """The histogram column of each error (NaN, no figure: NO_FIGURE): 0 up to 0.5 ulp,
+    then ceil(log2(2·error)) up to LAST_FINITE, read off the float64 encoding (exact, as
+    `sweep/fused.py` computes it, where a logarithm could be off at a power of two)."""
+    errors = np.asarray(errors, dtype=np.float64)
     columns = np.full(errors.shape, NO_FIGURE, dtype=np.int64)
     finite = ~np.isnan(errors)
-    with np.errstate(divide="ignore"):  # log2(2·error), without overflowing at the cap
-        column = np.ceil(np.log2(errors[finite]) + 1)
-    columns[finite] = np.clip(np.nan_to_num(column, neginf=0.0), 0, LAST_FINITE)
+    figures = errors[finite]
+    m, e = np.frexp(figures)  # figure = m·2^e, 0.5 <= m < 1
+    column = np.where(m == 0.5, e, e + 1).astype(np.int64)
+    column[figures <= 0.5] = 0
+    column[np.isinf(figures)] = LAST_FINITE
+    columns[finite] = np.minimum(column, LAST_FINITE)
     return columns
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import exact
 from . import fast as fast_path
-from .formats import FLOAT64, format_of, ulp
+from .formats import FLOAT64, format_of
 
 
 @dataclass
@@ -88,16 +88,12 @@ def _evaluate(quantity, x, at_zero, use_fast, stats, residual) -> Evaluation:
     x = np.asarray(x)
     fmt = format_of(x)
     flat = x.ravel()
-    residuals = np.zeros(flat.shape) if residual else None
     if use_fast and fmt is not FLOAT64:
-        out, ok, y = fast_path.certified(quantity, flat, fmt, keep_approximation=residual)
+        out, ok, residuals = fast_path.certified(quantity, flat, fmt, residual=residual)
         slow = np.flatnonzero(~ok)
-        if residual:
-            with np.errstate(invalid="ignore"):
-                r = out.astype(np.float64)
-                residuals[:] = (y - r) / ulp(r, fmt)
     else:
         out = np.empty_like(flat)
+        residuals = np.zeros(flat.shape) if residual else None
         slow = np.arange(flat.size)
 
     n_unique = max_prec = 0
@@ -123,8 +119,6 @@ def _evaluate(quantity, x, at_zero, use_fast, stats, residual) -> Evaluation:
         stats.mpmath += slow.size
         stats.evaluations += n_unique
         stats.max_precision = max(stats.max_precision, max_prec)
-    if residual:
-        with np.errstate(invalid="ignore"):
-            residuals[~np.isfinite(out.astype(np.float64))] = np.nan
+    if residual:  # NaN at NaN and infinite values: the fast path's and Ziv's alike
         residuals = residuals.reshape(x.shape)
     return Evaluation(out.reshape(x.shape), residuals)

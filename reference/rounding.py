@@ -7,7 +7,8 @@ Two entry points, one per path of the reference:
   on the mpf's (sign, mantissa, exponent), so nothing here depends on the hardware's
   rounding, its flush-to-zero mode or numpy's casts.
 - `round_float64(y, fmt)`: the same rounding for a float64 array whose values are to be
-  rounded into a narrower format, vectorised with numpy; also returns how far each value
+  rounded into a narrower format, element by element in a compiled loop
+  (`kernels.round_bits`); also returns how far each value
   lies from the nearest rounding boundary, which is what the fast path's certificate needs.
 
 Both handle the whole range: signed zeros, subnormal results (quantum 2^qmin below the
@@ -22,6 +23,7 @@ import math
 import numpy as np
 from mpmath.libmp import fnan, fzero
 
+from . import kernels
 from .formats import Format
 
 
@@ -60,20 +62,8 @@ def round_mpf(value, fmt: Format) -> float:
     return math.copysign(math.ldexp(n, q), sign)  # exact: n <= 2^p, q within float64's range
 
 
-_SIGN = np.uint64(1 << 63)
-_FRACTION = np.uint64((1 << 52) - 1)
-_IMPLICIT = np.uint64(1 << 52)
-_INF_BITS = np.uint64(0x7FF << 52)
-_TINY_BITS = np.uint64((1023 - 1000) << 52)  # the encoding of 2^-1000
-_FAR = np.iinfo(np.int64).max
-
-
-def _bits(value: float) -> np.uint64:
-    return np.array(value, dtype=np.float64).view(np.uint64)[()]
-
-
 def round_float64(y: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
-    """Round float64 values `y` to nearest-even in `fmt` (p <= 26), vectorised.
+    """Round float64 values `y` to nearest-even in `fmt` (p <= 26), element-wise.
 
     Returns (rounded, margin). `rounded`: the results, float64 (exact). `margin` (int64):
     how far y lies from the nearest rounding boundary of the format (a midpoint between
@@ -93,37 +83,9 @@ def round_float64(y: np.ndarray, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
     """
     if fmt.precision > 26:
         raise ValueError(f"round_float64 rounds into formats of at most 26 bits, not {fmt}")
-    bits = np.ascontiguousarray(y, dtype=np.float64).view(np.uint64)
-    sign = bits & _SIGN
-    mag = bits & ~_SIGN
-
-    # Normal results: drop s = 53 - p bits of the encoding.
-    s = np.uint64(53 - fmt.precision)
-    half = np.uint64(1 << (53 - fmt.precision - 1))
-    low = mag & np.uint64((1 << (53 - fmt.precision)) - 1)
-    n = mag >> s
-    n += (low > half) | ((low == half) & (n & np.uint64(1)).astype(bool))
-    rounded = n << s
-    margin = np.abs(low.view(np.int64) - np.int64(half))
-    rounded[rounded > _bits(fmt.max_finite)] = _INF_BITS
-
-    # Results in the subnormal range of fmt: quantum 2^qmin, from the 53-bit significand.
-    sub = np.flatnonzero((mag < _bits(fmt.smallest_normal)) & (mag >= _TINY_BITS))
-    if sub.size:
-        m = mag[sub]
-        e = (m >> np.uint64(52)).astype(np.int64) - 1023
-        significand = ((m & _FRACTION) | _IMPLICIT).astype(np.int64)
-        shift = np.minimum(53 - fmt.precision + fmt.emin - e, 55)  # >= 55: rounds to 0
-        half_s = np.left_shift(1, shift - 1)
-        n_s = np.right_shift(significand, shift)
-        rest = significand - np.left_shift(n_s, shift)
-        n_s += (rest > half_s) | ((rest == half_s) & (n_s & 1 == 1))
-        rounded[sub] = (n_s.astype(np.float64) * fmt.smallest_subnormal).view(np.uint64)
-        margin[sub] = np.abs(rest - half_s)
-
-    tiny = mag < _TINY_BITS
-    rounded[tiny] = 0
-    special = mag >= _INF_BITS
-    rounded[special] = mag[special]
-    margin[tiny | special] = _FAR
-    return (rounded | sign).view(np.float64), margin
+    flat = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+    rounded = np.empty_like(flat)
+    margin = np.empty(flat.shape, dtype=np.int64)
+    kernels.round_loop(flat, kernels.format_code(fmt), rounded, margin)
+    shape = np.shape(y)
+    return rounded.reshape(shape), margin.reshape(shape)

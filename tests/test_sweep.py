@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 import reference
-from conformance.measure import as_float64, compare_one_sided, summarize
+from conformance.measure import as_float64, compare_one_sided, error_columns, summarize
 from conformance.sweep import chunk as sweep_chunk
 from conformance.sweep import float64 as search
-from conformance.sweep.summary import BUCKETS, NO_FIGURE, RangeSummary
+from conformance.sweep.summary import BUCKETS, LAST_FINITE, NO_FIGURE, RangeSummary
 from reference import format_of
 
 HERE = Path(__file__).parent
@@ -125,6 +125,41 @@ def test_chunk_agrees_with_the_gates_full_comparison(where, name):
     assert sum(row[NO_FIGURE] for row in got.rows.values()) == int(np.isnan(comparison.ulp).sum())
     beyond_half = int((np.nan_to_num(comparison.ulp, nan=0.0) > 0.5).sum())
     assert sum(sum(row[1:NO_FIGURE]) for row in got.rows.values()) == beyond_half
+
+
+GRADIENTS = {
+    "correct": quiet(mutants.selu_grad),
+    "from the output": quiet(mutants.grad_from_output),
+    "zero at zero": quiet(mutants.grad_zero_at_zero),
+    "float32 constants": quiet(
+        lambda x: np.where(x > 0, 1.0507009, 1.7580993 * np.exp(x)).astype(x.dtype)
+    ),
+}
+CASES = [("forward", where, name) for where in RANGES for name in FUNCTIONS] + [
+    ("gradient", where, name) for where in RANGES for name in GRADIENTS
+]
+
+
+@pytest.mark.parametrize(("quantity", "where", "name"), CASES)
+def test_chunk_histogram_and_worst_inputs_are_the_gates_element_by_element(quantity, where, name):
+    """The compiled measurement (`sweep/fused.py`) against the gate's comparison of every
+    output: each histogram cell, and the whole list of worst inputs with their order."""
+    dtype, start, stop = RANGES[where]
+    function = (FUNCTIONS if quantity == "forward" else GRADIENTS)[name]
+    comparison, _ = gate_summary(function, dtype, quantity, start, stop)
+    got = sweep_chunk.measure(function, dtype, quantity, start, stop)
+    fmt = format_of(dtype)
+    bits = sweep_chunk.inputs(fmt, start, stop)
+    rows = (bits >> (fmt.precision - 1)).astype(np.int64)
+    columns = error_columns(comparison.ulp)
+    cells = np.zeros((int(rows.max()) + 1, len(BUCKETS)), dtype=np.int64)
+    np.add.at(cells, (rows, columns), 1)
+    assert got.rows == {int(r): cells[r].tolist() for r in np.unique(rows)}
+    errors = np.where(np.isnan(comparison.ulp), -1.0, comparison.ulp)
+    order = np.lexsort((np.arange(errors.size), -errors))[: len(got.top)]
+    order = order[errors[order] >= 0]
+    assert [t["bits"] for t in got.top] == [int(b) for b in bits[order]]
+    assert [t["ulp"] for t in got.top] == errors[order].tolist()
 
 
 def test_gradient_at_zero_accepts_either_side():
@@ -335,3 +370,18 @@ def test_float64_search_ranks_flushed_values_by_their_error_and_keeps_the_rest_a
     assert found.worst[0]["ulp"] == pytest.approx(found.figure.max_ulp, rel=1e-5)
     assert found.worst_without_violations
     assert all(w["ulp"] <= 0.5 + 2**-9 for w in found.worst_without_violations)
+
+
+def test_histogram_columns_are_exact_at_powers_of_two():
+    """Column b holds the errors in (2^(b-2), 2^(b-1)]: 2^k itself is the top of its
+    column, the next float64 above it the bottom of the next (a logarithm can miss that)."""
+    from conformance.sweep import fused
+
+    errors, expected = [0.0, 0.25, 0.5, np.nextafter(0.5, 1)], [0, 0, 0, 1]
+    for k in range(0, 31):
+        errors += [2.0**k, np.nextafter(2.0**k, np.inf)]
+        expected += [min(k + 1, LAST_FINITE), min(k + 2, LAST_FINITE)]
+    errors += [np.finfo(np.float64).max, np.inf, np.nan]
+    expected += [LAST_FINITE, LAST_FINITE, NO_FIGURE]
+    assert error_columns(np.array(errors)).tolist() == expected
+    assert [fused.column(e) for e in errors[:-2]] == expected[:-2]

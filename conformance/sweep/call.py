@@ -24,8 +24,7 @@ class ChunkError(Exception):
 def inputs(dtype, start: int, stop: int) -> np.ndarray:
     """The bit patterns [start, stop) of `dtype` (a numpy dtype or its name), as unsigned
     integers of its width, in order."""
-    width = np.dtype(dtype).itemsize
-    return np.arange(start, stop, dtype=np.uint64).astype(_UINT[width])
+    return np.arange(start, stop, dtype=_UINT[np.dtype(dtype).itemsize])
 
 
 def call(function, x: np.ndarray, bits: np.ndarray, dtype: str) -> np.ndarray:

@@ -4,12 +4,13 @@ The worker process that holds the implementation builds the inputs itself (a ran
 integers viewed as the format: nothing but two integers crosses the pipe), calls the
 implementation once on the whole chunk, evaluates the reference and returns a `RangeSummary`.
 
-The measurement is `measure.compare`, the gate's own, but only where it is needed: an
-output whose bits equal the correctly rounded value (any NaN for NaN) is within 0.5 ulp by
-definition, and its error is the reference's residual, read off without comparing classes.
-Only the other outputs (none to a few per million for a careful implementation) go
-through `compare_one_sided`, which also accepts either one-sided derivative at x = ±0.
-This keeps the sweep at memory speed: the reference's float64 fast path is the main cost.
+The measurement is `measure.compare`'s, the gate's own, but only where it is needed: one
+compiled pass (`fused.scan`) settles every output whose bits equal the correctly rounded
+value (its error is the reference's residual) and every finite nonzero output where a
+finite nonzero value is due (`measure.ulp_error`'s formula); only the rest (none to a few
+per million for most implementations) go through `compare_one_sided`, which classifies
+special-value violations and accepts either one-sided derivative at x = ±0.
+tests/test_sweep.py checks the result against the gate's full comparison of every output.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import numpy as np
 
 import reference
 from reference import Format, format_of
+from reference.kernels import format_code
 
-from ..measure import as_float64, compare_one_sided, error_columns, hexf, ulp_error
+from ..measure import as_float64, compare_one_sided, error_columns, hexf
+from . import fused
 from .call import ChunkError, call, functions
 from .call import inputs as bit_patterns
-from .summary import BUCKETS, NO_FIGURE, TOP, RangeSummary
+from .summary import BUCKETS, TOP, RangeSummary
 
 
 def inputs(fmt: Format, start: int, stop: int) -> np.ndarray:
@@ -70,8 +73,9 @@ def measure_many(functions, dtype: str, quantity: str, start: int, stop: int) ->
 
 
 class _Truth:
-    """What every implementation of a chunk is measured against: the inputs, the
-    reference and the error each correctly rounded output would have."""
+    """What every implementation of a chunk is measured against: the inputs and the
+    reference's correctly rounded values with their residuals, in the form `fused.scan`
+    reads (float32 as it is, the 16-bit formats as float64)."""
 
     def __init__(self, fmt: Format, quantity: str, start: int, stop: int):
         self.fmt, self.quantity, self.start, self.stop = fmt, quantity, start, stop
@@ -79,138 +83,94 @@ class _Truth:
         self.x = self.bits.view(fmt.dtype)
         t = time.perf_counter()
         stats = reference.EvalStats()
-        self.evaluation = evaluation = reference.evaluate(quantity, self.x, stats=stats)
+        self.evaluation = reference.evaluate(quantity, self.x, stats=stats)
         self.reference_seconds = time.perf_counter() - t
         self.mpmath = stats.mpmath
-        uint = self.bits.dtype.type
-        self.sign_bit = uint(1 << (fmt.bits - 1))
-        self.inf_bits = uint(((1 << (fmt.bits - fmt.precision)) - 1) << (fmt.precision - 1))
-        self.e_bits = e_bits = evaluation.values.view(self.bits.dtype)
+        self.native = fmt.dtype == np.float32
+        self.x_values = self.scanned(self.x)
+        self.e_values = self.scanned(self.evaluation.values)
+        self.code = format_code(fmt)
 
-        # A correctly rounded output's error is |residual|, in ulps of the exact value's
-        # binade (twice the residual where the exact value lies just below a power of two
-        # and was rounded up to it, as `measure.compare` counts it); NaN and ±inf: exact.
-        with np.errstate(invalid="ignore"):
-            errors = np.abs(evaluation.residual)
-            np.fmax(errors, 0.0, out=errors)  # NaN -> 0
-        fraction = uint((1 << (fmt.precision - 1)) - 1)
-        power_of_two = np.flatnonzero((e_bits & fraction) == 0)
-        power_of_two = power_of_two[
-            ((e_bits[power_of_two] & ~self.sign_bit) >> uint(fmt.precision - 1)) >= 2
-        ]
-        if power_of_two.size:
-            e = as_float64(evaluation.values[power_of_two])
-            with np.errstate(invalid="ignore"):
-                below = evaluation.residual[power_of_two] * np.sign(e) < 0
-            errors[power_of_two[below]] *= 2
-        self.errors = errors
+    def scanned(self, values: np.ndarray) -> np.ndarray:
+        return values if self.native else as_float64(values)
 
 
 def _summarize(truth: _Truth, got: np.ndarray) -> RangeSummary:
     fmt, quantity, start, stop = truth.fmt, truth.quantity, truth.start, truth.stop
     bits, x, evaluation = truth.bits, truth.x, truth.evaluation
-    uint = bits.dtype.type
-    sign_bit, inf_bits, e_bits = truth.sign_bit, truth.inf_bits, truth.e_bits
-    g_bits = got.view(bits.dtype)
-    # Bits equal, or both NaN (whatever the payload): correctly rounded.
-    other = np.flatnonzero(g_bits != e_bits)
-    both_nan = ((g_bits[other] & ~sign_bit) > inf_bits) & ((e_bits[other] & ~sign_bit) > inf_bits)
-    other = other[~both_nan]
-    errors = truth.errors.copy()
+    shift = fmt.precision - 1
+    lanes = np.zeros((fused.LANES, 1 << (fmt.bits - shift), len(BUCKETS)), dtype=np.int64)
+    errors = np.empty(bits.size)
+    columns = np.empty(bits.size, dtype=np.uint8)
+    fused.settle(
+        truth.x_values, truth.e_values, evaluation.residual, truth.scanned(got), truth.code,
+        errors, columns,
+    )  # fmt: skip
+    fused.tally(bits, shift, columns, lanes)
+    counts = lanes.sum(axis=0)
+    rare = np.flatnonzero(columns == fused.RARE)
+    settled_worst = fused.worst(errors)
 
-    # The others. Where both values are finite and nonzero (and x is not ±0, where the
-    # derivative has two right values) only the size of the error is in question:
-    # `ulp_error`. The rest, rare, go through the gate's whole comparison.
+    # The rare outputs go through the gate's whole comparison, which names their kinds.
     kinds: dict[str, int] = {}
     kind_max: dict[str, float | None] = {}
     first: dict[str, dict] = {}
-    violating = np.zeros(0, dtype=np.int64)
-    columns = np.full(other.size, NO_FIGURE, dtype=np.int64)
-    expected = as_float64(evaluation.values[other])
-    if other.size:
-        g, xs = as_float64(got[other]), x[other]
-        with np.errstate(invalid="ignore"):
-            ordinary = np.isfinite(g) & np.isfinite(expected) & (g != 0) & (expected != 0)
-            ordinary &= as_float64(xs) != 0
-        residual = evaluation.residual[other]
-        o = ordinary
-        errors[other[o]] = ulp_error(g[o], expected[o], residual[o], fmt)
-        rare = np.flatnonzero(~ordinary)
-        if rare.size:
-            left = reference.Evaluation(evaluation.values[other[rare]], residual[rare])
-            right = None
-            zeros = as_float64(xs[rare]) == 0
-            if quantity == "gradient" and zeros.any():
-                right = (zeros, reference.evaluate(quantity, xs[rare][zeros], at_zero="right"))
-            comparison, expected[rare] = compare_one_sided(
-                xs[rare], got[other[rare]], left, right, fmt
-            )
-            errors[other[rare]] = comparison.ulp  # NaN: no ulp figure
-            for kind, mask in comparison.kinds.items():
-                if mask.any():
-                    kinds[kind] = int(mask.sum())
-                    figures = comparison.ulp[mask]
-                    figures = figures[~np.isnan(figures)]
-                    kind_max[kind] = float(figures.max()) if figures.size else None
-                    i = int(rare[np.flatnonzero(mask)[0]])
-                    error = errors[other[i]]
-                    ulp = None if np.isnan(error) else float(error)
-                    first[kind] = _example(bits, x, got, expected, other[i], i, ulp=ulp)
-            violating = other[rare[comparison.violations()]]
-        columns = error_columns(errors[other])
-    top = _top(bits, x, got, evaluation, errors, other, expected)
-    # The worst of the inputs without a violation (all but a few of `other`).
-    top_ordinary = top
-    if violating.size:
-        errors[violating] = np.nan  # the local copy, no longer needed whole
-        top_ordinary = _top(bits, x, got, evaluation, errors, other, expected)
-    rows_other = (bits[other] >> uint(fmt.precision - 1)).astype(np.int64)
-    cells = np.bincount(rows_other * len(BUCKETS) + columns)
+    rare_errors = np.zeros(0)
+    violating = np.zeros(0, dtype=bool)
+    expected = as_float64(evaluation.values[rare])
+    if rare.size:
+        xs = x[rare]
+        left = reference.Evaluation(evaluation.values[rare], evaluation.residual[rare])
+        right = None
+        zeros = as_float64(xs) == 0
+        if quantity == "gradient" and zeros.any():
+            right = (zeros, reference.evaluate(quantity, xs[zeros], at_zero="right"))
+        comparison, expected = compare_one_sided(xs, got[rare], left, right, fmt)
+        rare_errors = comparison.ulp  # NaN: no ulp figure
+        for kind, mask in comparison.kinds.items():
+            if mask.any():
+                kinds[kind] = int(mask.sum())
+                figures = rare_errors[mask]
+                figures = figures[~np.isnan(figures)]
+                kind_max[kind] = float(figures.max()) if figures.size else None
+                j = int(np.flatnonzero(mask)[0])
+                ulp = None if np.isnan(rare_errors[j]) else float(rare_errors[j])
+                first[kind] = _example(bits, x, got, expected, int(rare[j]), j, ulp=ulp)
+        violating = comparison.violations()
+        np.add.at(counts, (bits[rare] >> bits.dtype.type(shift), error_columns(rare_errors)), 1)
 
-    rows = {}
-    shift = fmt.precision - 1
-    for row in range(start >> shift, ((stop - 1) >> shift) + 1):
-        counts = [0] * len(BUCKETS)
-        counts[0] = min(stop, (row + 1) << shift) - max(start, row << shift)
-        base = row * len(BUCKETS)
-        for column, n in enumerate(cells[base : base + len(BUCKETS)].tolist()):
-            counts[0] -= n
-            counts[column] += n
-        rows[row] = counts
+    settled = (errors[settled_worst], settled_worst)
 
+    def worst(keep):
+        return _top(
+            bits, x, got, evaluation, settled, rare[keep], rare_errors[keep], expected[keep]
+        )
+
+    figured = ~np.isnan(rare_errors)
+    rows = {row: counts[row].tolist() for row in range(start >> shift, ((stop - 1) >> shift) + 1)}
     return RangeSummary(
         count=int(bits.size),
         rows=rows,
         kinds=kinds,
         first=first,
-        top=top,
+        top=worst(figured),
         kind_max=kind_max,
-        top_ordinary=top_ordinary,
+        top_ordinary=worst(figured & ~violating),
         mpmath=truth.mpmath,
     )
 
 
-def _top(bits, x, got, evaluation, errors, other, expected_other) -> list[dict]:
-    """The TOP largest errors, ties to the lower bit pattern (the lower index)."""
-    ranked = np.where(np.isnan(errors), -1.0, errors)
-    if ranked.size > TOP:
-        threshold = np.partition(ranked, ranked.size - TOP)[ranked.size - TOP]
-        above = np.flatnonzero(ranked > threshold)
-        tied = np.flatnonzero(ranked == threshold)[: TOP - above.size]
-        chosen = np.concatenate([above, tied])
-    else:
-        chosen = np.arange(ranked.size)
-    chosen = chosen[ranked[chosen] >= 0]
-    chosen = chosen[np.lexsort((chosen, -ranked[chosen]))]
-    expected = as_float64(evaluation.values[chosen])
-    # Where the comparison chose the right-hand derivative at zero, report that value.
-    if other.size:
-        position = np.minimum(np.searchsorted(other, chosen), other.size - 1)
-        hit = other[position] == chosen
-        expected[hit] = expected_other[position[hit]]
+def _top(bits, x, got, evaluation, settled, rare, rare_errors, rare_expected) -> list[dict]:
+    """The TOP largest errors, ties to the lower bit pattern (the lower index), of the
+    settled outputs (errors, indices) and the rare ones given (their errors and expected
+    values: the comparison's, which may be the right-hand derivative at zero)."""
+    errors = np.concatenate([settled[0], rare_errors])
+    index = np.concatenate([settled[1], rare])
+    order = np.lexsort((index, -errors))[:TOP]
+    expected = np.concatenate([as_float64(evaluation.values[settled[1]]), rare_expected])
     return [
-        _example(bits, x, got, expected, int(i), k, ulp=float(errors[i]))
-        for k, i in enumerate(chosen.tolist())
+        _example(bits, x, got, expected, int(index[k]), int(k), ulp=float(errors[k]))
+        for k in order.tolist()
     ]
 
 
