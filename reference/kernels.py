@@ -192,7 +192,7 @@ def certify_one(forward, xs, code, lam, lam_alpha, margin_needed) -> tuple:
 
 
 @numba.njit(cache=True, nogil=True)
-def certify_loop(forward, x, code, lam, lam_alpha, margin_needed, out, ok, residual) -> None:
+def certify_loop(forward, x, code, lam, lam_alpha, margin_needed, out, ok, residual, y) -> None:
     """`fast.certified` on a 1-d array `x` (float32 or float64 values): out[i] the rounding
     of the float64 approximation, ok[i] whether its margin certifies it (never at ±0, ±inf;
     always at NaN), residual[i] (approximation - out)/ulp(out) in ulps of the format (NaN
@@ -202,8 +202,9 @@ def certify_loop(forward, x, code, lam, lam_alpha, margin_needed, out, ok, resid
     branch everywhere, the negative one (the C library's call) where x < 0, then the
     rounding of every input whose input and result are ordinary (x finite and nonzero,
     the result in the normal range), the rest by `certify_one` itself. The same operations
-    on the same values: the passes change the order of the elements, not the arithmetic."""
-    y = residual  # holds the approximation until its residual replaces it
+    on the same values: the passes change the order of the elements, not the arithmetic.
+    `y`: room for the approximations (float64, x's size; apart from `residual`, or the
+    compiler cannot vectorise the rounding's pass)."""
     for i in range(x.size):
         y[i] = lam * np.float64(x[i]) if forward else lam
     for i in range(x.size):

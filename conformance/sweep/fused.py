@@ -109,9 +109,36 @@ def worst(errors: np.ndarray) -> np.ndarray:
     if maxima.size > TOP:
         t = np.partition(maxima, maxima.size - TOP)[maxima.size - TOP]
         blocks = np.concatenate([np.flatnonzero(maxima > t), np.flatnonzero(maxima == t)[:TOP]])
+        blocks.sort()
     else:
         blocks = np.arange(maxima.size)
-    index = (blocks[:, None] * BLOCK + np.arange(BLOCK)).ravel()
-    index = index[index < errors.size]
-    index = index[errors[index] >= 0]
-    return index[np.lexsort((index, -errors[index]))][:TOP]
+    top_err, top_idx = np.empty(TOP), np.empty(TOP, dtype=np.int64)
+    n = _select(errors, blocks, top_err, top_idx)
+    order = np.lexsort((top_idx[:n], -top_err[:n]))
+    return top_idx[:n][order]
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(errors, blocks, top_err, top_idx) -> int:
+    """The TOP largest errors >= 0 of `blocks` (ascending) into top_err, top_idx (unsorted);
+    a later index replaces an entry only with a larger error. Returns the entries used."""
+    n = 0
+    w = 0  # the entry a better candidate replaces: the smallest error, the highest index
+    for b in blocks:
+        for i in range(b * BLOCK, min((b + 1) * BLOCK, errors.size)):
+            error = errors[i]
+            if error < 0 or (n == TOP and error <= top_err[w]):
+                continue
+            if n < TOP:
+                top_err[n], top_idx[n] = error, i
+                n += 1
+            else:
+                top_err[w], top_idx[w] = error, i
+            if n == TOP:
+                w = 0
+                for k in range(1, TOP):
+                    if top_err[k] < top_err[w] or (
+                        top_err[k] == top_err[w] and top_idx[k] > top_idx[w]
+                    ):
+                        w = k
+    return n
