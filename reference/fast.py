@@ -94,14 +94,11 @@ def certified(
     out = np.empty_like(values)
     ok = np.empty(x.shape, dtype=bool)
     r = np.empty(x.shape, dtype=np.float64)
-    y = np.empty(x.shape, dtype=np.float64)
     code = kernels.format_code(fmt)
     forward = quantity == "forward"
 
     def work(b: slice) -> None:
-        kernels.certify_loop(
-            forward, values[b], code, lam, lam_alpha, MARGIN, out[b], ok[b], r[b], y[b]
-        )
+        kernels.certify_loop(forward, values[b], code, lam, lam_alpha, MARGIN, out[b], ok[b], r[b])
 
     if _threads == 1 or x.size <= CHUNK:
         work(slice(None))

@@ -28,6 +28,8 @@ _IMPLICIT = np.uint64(1 << 52)
 INF_BITS = np.uint64(0x7FF << 52)
 _TINY_BITS = np.uint64((1023 - 1000) << 52)  # the encoding of 2^-1000
 _FAR = np.int64(np.iinfo(np.int64).max)
+#: Elements per block of the loops' passes: their arrays stay in the core's cache.
+BLOCK = 4096
 
 
 @intrinsic
@@ -167,10 +169,39 @@ def round_loop(y, code: FormatCode, rounded, margin) -> None:
 @numba.njit(cache=True, nogil=True)
 def approximate_one(forward: bool, x: float, lam: float, lam_alpha: float) -> float:
     """SELU (forward) or its derivative at x in float64: λ·x or λα·expm1(x), λ or λα·exp(x),
-    with the C library's expm1 and exp (the error bound: fast.py)."""
+    with the C library's expm1 and exp (the error bound: fast.py) where `needs_call`."""
+    if needs_call(forward, x):
+        return called(forward, x, lam_alpha)
+    return without_call(forward, x, lam, lam_alpha)
+
+
+@numba.njit(cache=True, nogil=True)
+def needs_call(forward: bool, x: float) -> bool:
+    """Whether x < 0 is one where the float64 value of expm1 or exp is not known without
+    calling it, which costs more than the rest of an element's work: -2^-54 >= x > `call_floor`.
+    Known: for |x| < 2^-54, expm1(x) = x and exp(x) = 1 (their relative distance from the
+    exact value is below 2^-54); expm1(x) = -1 for x <= -39 (e^x < 2^-56) and exp(x) = 0
+    for x <= -746 (below half the smallest float64); glibc returns exactly these values."""
+    return x <= -(2.0**-54) and x > call_floor(forward)
+
+
+@numba.njit(cache=True, nogil=True)
+def call_floor(forward: bool) -> float:
+    return -39.0 if forward else -746.0
+
+
+@numba.njit(cache=True, nogil=True)
+def called(forward: bool, x: float, lam_alpha: float) -> float:
+    return lam_alpha * (math.expm1(x) if forward else math.exp(x))
+
+
+@numba.njit(cache=True, nogil=True)
+def without_call(forward: bool, x: float, lam: float, lam_alpha: float) -> float:
+    """q(x) where not `needs_call` (meaningless elsewhere), without a branch."""
+    tiny = x > -(2.0**-54)
     if forward:
-        return lam * x if x > 0 else lam_alpha * math.expm1(x)
-    return lam if x > 0 else lam_alpha * math.exp(x)
+        return lam * x if x > 0 else (lam_alpha * x if tiny else -lam_alpha)
+    return lam if x > 0 else (lam_alpha if tiny else 0.0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -192,25 +223,45 @@ def certify_one(forward, xs, code, lam, lam_alpha, margin_needed) -> tuple:
 
 
 @numba.njit(cache=True, nogil=True)
-def certify_loop(forward, x, code, lam, lam_alpha, margin_needed, out, ok, residual, y) -> None:
+def certify_loop(forward, x, code, lam, lam_alpha, margin_needed, out, ok, residual) -> None:
     """`fast.certified` on a 1-d array `x` (float32 or float64 values): out[i] the rounding
     of the float64 approximation, ok[i] whether its margin certifies it (never at ±0, ±inf;
     always at NaN), residual[i] (approximation - out)/ulp(out) in ulps of the format (NaN
     where out is not finite; unused where not ok).
 
-    `certify_one` element by element, in passes the compiler can vectorise: the positive
-    branch everywhere, the negative one (the C library's call) where x < 0, then the
-    rounding of every input whose input and result are ordinary (x finite and nonzero,
-    the result in the normal range), the rest by `certify_one` itself. The same operations
-    on the same values: the passes change the order of the elements, not the arithmetic.
-    `y`: room for the approximations (float64, x's size; apart from `residual`, or the
-    compiler cannot vectorise the rounding's pass)."""
+    `certify_one` element by element, in passes the compiler can vectorise, over blocks of
+    BLOCK elements that stay in the core's cache: the approximations without a call, the
+    C library's calls where they are needed, then the rounding of every input whose input
+    and result are ordinary (x finite and nonzero, the result in the normal range), the
+    rest by `certify_one` itself. The same operations on the same values: the passes change the
+    order of the elements, not the arithmetic."""
+    # The approximations, apart from `residual`: in an array read and written by the same
+    # pass the compiler keeps the rounding scalar.
+    y = np.empty(min(BLOCK, x.size))
+    for a in range(0, x.size, BLOCK):
+        b = min(a + BLOCK, x.size)
+        _certify_block(
+            forward,
+            x[a:b],
+            code,
+            lam,
+            lam_alpha,
+            margin_needed,
+            out[a:b],
+            ok[a:b],
+            residual[a:b],
+            y,
+        )
+
+
+@numba.njit(cache=True, nogil=True)
+def _certify_block(forward, x, code, lam, lam_alpha, margin_needed, out, ok, residual, y):
     for i in range(x.size):
-        y[i] = lam * np.float64(x[i]) if forward else lam
+        y[i] = without_call(forward, np.float64(x[i]), lam, lam_alpha)
     for i in range(x.size):
         xs = np.float64(x[i])
-        if xs < 0:
-            y[i] = lam_alpha * (math.expm1(xs) if forward else math.exp(xs))
+        if needs_call(forward, xs):
+            y[i] = called(forward, xs, lam_alpha)
     for i in range(x.size):
         xs, yv = np.float64(x[i]), y[i]
         rounded, margin = round_normal(yv, code)

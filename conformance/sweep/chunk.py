@@ -15,6 +15,7 @@ tests/test_sweep.py checks the result against the gate's full comparison of ever
 
 from __future__ import annotations
 
+import ctypes
 import time
 
 import numpy as np
@@ -102,14 +103,14 @@ def _summarize(truth: _Truth, got: np.ndarray) -> RangeSummary:
     lanes = np.zeros((fused.LANES, 1 << (fmt.bits - shift), len(BUCKETS)), dtype=np.int64)
     errors = np.empty(bits.size)
     columns = np.empty(bits.size, dtype=np.uint8)
-    fused.settle(
-        truth.x_values, truth.e_values, evaluation.residual, truth.scanned(got), truth.code,
-        errors, columns,
+    maxima = np.empty(-(-bits.size // fused.BLOCK), dtype=np.int64)
+    fused.measure(
+        bits, shift, truth.x_values, truth.e_values, evaluation.residual, truth.scanned(got),
+        truth.code, errors, columns, lanes, maxima,
     )  # fmt: skip
-    fused.tally(bits, shift, columns, lanes)
     counts = lanes.sum(axis=0)
     rare = np.flatnonzero(columns == fused.RARE)
-    settled_worst = fused.worst(errors)
+    settled_worst = fused.worst(errors, maxima)
 
     # The rare outputs go through the gate's whole comparison, which names their kinds.
     kinds: dict[str, int] = {}
@@ -187,9 +188,32 @@ def _example(bits, x, got, expected, i, k, ulp=None) -> dict:
 def measure_outputs(outputs: dict, dtype: str, quantity: str, start: int, stop: int) -> dict:
     """The RangeSummary (as JSON) of each member's outputs on [start, stop), the reference
     evaluated once here: the suite's side of `call.outputs`."""
+    keep_freed_memory()
     live = list(outputs)
     given = [lambda x, y=outputs[i]: y for i in live]
     return _reply(live, measure_many(given, dtype, quantity, start, stop), {})
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep the blocks a chunk frees (up to 32 MiB each, the most it
+    allows) for the next chunk, instead of giving them back to the system: a chunk's
+    arrays (about 40 MB) would otherwise fault in their pages anew on every chunk, which
+    costs as much as measuring it. Elsewhere than glibc, nothing."""
+    global _KEPT
+    if _KEPT:
+        return
+    _KEPT = True
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 1 << 30)
+
+
+_KEPT = False
 
 
 def serve(module, members, threads, quantity, device, dtype, start, stop) -> dict:
@@ -201,6 +225,7 @@ def serve(module, members, threads, quantity, device, dtype, start, stop) -> dic
     from reference import fast
 
     fast.set_threads(1)  # one worker per core already
+    keep_freed_memory()
     built, errors = functions(module, members, threads, quantity, device)
     live = [i for i, f in enumerate(built) if f is not None]
     outcomes = measure_many([built[i] for i in live], dtype, quantity, start, stop)

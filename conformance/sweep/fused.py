@@ -15,8 +15,9 @@ when it is one of the two common cases of `measure`'s definitions:
 Every other output (a NaN, an infinity or a zero where none is due or the reverse, any
 output at x = ±0 or ±inf that differs from the expected one) is left to the caller as
 "rare", for `measure.compare_one_sided`, which classifies special-value violations.
-`settle` computes every error and column in one vectorised pass; `tally` counts them into
-the histogram and `worst` finds the TOP worst settled inputs (ties to the lower index).
+`measure` computes every error and column (`settle`, a vectorised pass) and counts them
+into the histogram; `worst` finds the TOP worst settled inputs (ties to the
+lower index).
 """
 
 from __future__ import annotations
@@ -75,37 +76,33 @@ def settle(x, e, r, g, code: FormatCode, errors, columns) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def tally(bits, shift, columns, counts) -> None:
-    """counts[lane, bits[i] >> shift, columns[i]] += 1 for the settled outputs, in LANES
-    lanes (to be summed: consecutive outputs count in different lanes, so that no
-    increment waits for the one before)."""
+def measure(bits, shift, x, e, r, g, code: FormatCode, errors, columns, counts, maxima) -> None:
+    """`settle` every output, count each settled one in counts[lane, bits[i] >> shift,
+    column] (LANES lanes, to be summed: consecutive outputs count in different lanes, so
+    that no increment waits for the one before), and note the largest error of each block
+    of BLOCK in maxima[block], as int64 (errors >= 0 order as their encodings; -1, a rare
+    output, below them all: an integer reduction, vectorised)."""
+    settle(x, e, r, g, code, errors, columns)
     for i in range(columns.size):
         c = columns[i]
         if c != RARE:
             counts[i & (LANES - 1), bits[i] >> shift, c] += 1
-
-
-@numba.njit(cache=True, nogil=True)
-def block_maxima(errors, maxima) -> None:
-    """The largest error of each block of BLOCK, as int64 (errors >= 0 order as their
-    encodings; -1, a rare output, below them all): an integer reduction, vectorised."""
     encoded = errors.view(np.int64)
-    for b in range(maxima.size):
+    for block in range(maxima.size):
         largest = np.int64(-(1 << 62))
-        for i in range(b * BLOCK, min((b + 1) * BLOCK, encoded.size)):
+        for i in range(block * BLOCK, min((block + 1) * BLOCK, encoded.size)):
             largest = max(largest, encoded[i])
-        maxima[b] = largest
+        maxima[block] = largest
 
 
-def worst(errors: np.ndarray) -> np.ndarray:
-    """The indices of the TOP largest errors >= 0, largest first, ties to the lower index.
+def worst(errors: np.ndarray, maxima: np.ndarray) -> np.ndarray:
+    """The indices of the TOP largest errors >= 0, largest first, ties to the lower index,
+    from the errors and their blocks' maxima (`measure`).
 
     Only blocks that can hold one are read: every one of them lies in a block whose
     maximum is at least the TOP-th largest block maximum t (TOP blocks above t hold TOP
     errors above it); of the blocks whose maximum is t itself, the first TOP in index order
     hold TOP errors of t with lower indices than any in a later one."""
-    maxima = np.empty(-(-errors.size // BLOCK), dtype=np.int64)
-    block_maxima(errors, maxima)
     if maxima.size > TOP:
         t = np.partition(maxima, maxima.size - TOP)[maxima.size - TOP]
         blocks = np.concatenate([np.flatnonzero(maxima > t), np.flatnonzero(maxima == t)[:TOP]])
