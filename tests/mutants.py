@@ -167,6 +167,12 @@ def returns_list(x):
     return selu(x).tolist()
 
 
+def slow(x):
+    """Correct, and a quarter of a second late (a sweep long enough to be killed midway)."""
+    time.sleep(0.25)
+    return selu(x)
+
+
 def hangs_on_nan(x):
     """Correct, except that it never returns when its input holds a NaN."""
     if np.isnan(x.astype(np.float64)).any():

@@ -21,6 +21,10 @@ benchmark processes):
                                           SELU and the scale y = 2x, for timing
     select(variant) -> None               optional: prepare this process for `variant`
                                           before its first call (Keras's backend)
+    cpu_capability() -> str               optional: the CPU instruction set its kernels
+                                          dispatch to (the worker reports None without
+                                          it); a sweep keys its checkpoint on it and, on a
+                                          cluster, refuses a machine where it differs
 
 and, where the adapter lists self-normalisation suites (`SelfNormSuite`), the hooks their
 checks call (`conformance/selfnorm/child.py`):

@@ -78,6 +78,14 @@ def devices() -> list[str]:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def cpu_capability() -> str:
+    """The instruction set of the CPU kernels ATen dispatches to ("AVX2", "AVX512"; set by
+    ATEN_CPU_CAPABILITY or found from the CPU)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def device_names() -> dict[str, str]:
     """The GPU's name, where torch sees one (for the benchmarks' environment file)."""
     import torch

@@ -1,8 +1,10 @@
 """python -m conformance matrix [--framework F ...] [--env NAME ...] [--json PATH]
+                                [--cluster local:N | --scheduler [ADDRESS] | --scheduler-file F]
 
 Runs the gate in every cell (`cells.py`: the environments of environments.toml, built by
-uv where needed, and the suite's own pins), two cells at a time, keeps each cell's results
-in --folder, and writes the summary (`summary.py`) to --json. Exit status 0 when every
+uv where needed, and the suite's own pins), two cells at a time (or on a Dask cluster:
+`cluster.py`), keeps each cell's results in --folder, and writes the summary
+(`summary.py`) to --json. Exit status 0 when every
 cell ran (their verdicts are the summary's data), 1 when a cell crashed, hung or could not
 be built, 2 for bad input.
 """
@@ -14,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .. import cluster
 from .. import policy as policy_module
 from ..environments import catalog
 from ..frameworks import adapters
@@ -43,10 +46,15 @@ def add_parser(sub, usage_error) -> None:
     )
     p.add_argument("--policy", default=None, help="policy TOML the ranges are checked against")
     p.add_argument("--list", action="store_true", help="list the cells and their state, run none")
+    cluster.add_arguments(p)
     p.set_defaults(run=lambda args: cmd_matrix(args, usage_error))
 
 
 def cmd_matrix(args, usage_error) -> int:
+    try:
+        wanted = cluster.options(args)
+    except cluster.ClusterError as error:
+        raise usage_error(str(error)) from None
     known = {a.name for a in adapters()}
     for framework in args.framework:
         if framework not in known:
@@ -77,7 +85,17 @@ def cmd_matrix(args, usage_error) -> int:
             )
     # A kill (SIGTERM) ends the cells too, as Ctrl-C does: a killed matrix resumes.
     signal.signal(signal.SIGTERM, _interrupt)
-    states = running.run_all(cells, folder, args.jobs, args.cell_timeout, args.timeout, _progress)
+    arguments = (cells, folder, args.jobs, args.cell_timeout, args.timeout, _progress)
+    if wanted is None:
+        states = running.run_all(*arguments)
+    else:
+        try:
+            with cluster.connect(wanted) as client:
+                from .cluster import Cells
+
+                states = running.run_all(*arguments, cluster=Cells(client))
+        except cluster.ClusterError as error:
+            raise usage_error(str(error)) from None
     document = summary_module.build(cells, states, folder, policy)
     write_atomic(args.json, json.dumps(document, indent=1) + "\n")
     bad = [s for s in states.values() if s.status != running.DONE]

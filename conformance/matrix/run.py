@@ -58,6 +58,10 @@ def read_state(folder: Path, cell: Cell) -> CellState | None:
         return None
 
 
+def log_path(folder: Path, cell: Cell) -> Path:
+    return folder / f"{cell.name}.log"
+
+
 def up_to_date(folder: Path, cell: Cell) -> bool:
     state = read_state(folder, cell)
     return (
@@ -77,7 +81,7 @@ def run_cell(cell: Cell, folder: Path, timeout: float, call_timeout: float) -> C
         try:
             builder.build(cell.environment)
         except builder.BuildError as error:
-            return _finish(folder, cell, CellState(cell.name, key, BUILD, 0.0, str(error)))
+            return finish(folder, cell, CellState(cell.name, key, BUILD, 0.0, str(error)))
     out = results_path(folder, cell)
     command = [sys.executable, "-m", "conformance", "run", "--jobs", "1"]
     command += ["--timeout", str(call_timeout), "--json", str(out)]
@@ -85,7 +89,7 @@ def run_cell(cell: Cell, folder: Path, timeout: float, call_timeout: float) -> C
         command += ["--impl", impl]
     if cell.environment is not None:
         command += ["--env", cell.environment.name]
-    log = folder / f"{cell.name}.log"
+    log = log_path(folder, cell)
     with open(log, "w") as handle:
         process = subprocess.Popen(
             command,
@@ -103,16 +107,16 @@ def run_cell(cell: Cell, folder: Path, timeout: float, call_timeout: float) -> C
             _kill(process)
             seconds = time.perf_counter() - started
             state = CellState(cell.name, key, TIMEOUT, seconds, f"no results after {timeout:g} s")
-            return _finish(folder, cell, state)
+            return finish(folder, cell, state)
         finally:
             with _LOCK:
                 _RUNNING.discard(process)
     seconds = round(time.perf_counter() - started, 1)
     if code in (0, 1) and out.exists():
-        return _finish(folder, cell, CellState(cell.name, key, DONE, seconds, exit_status=code))
+        return finish(folder, cell, CellState(cell.name, key, DONE, seconds, exit_status=code))
     tail = _last_line(log)
     status = ERROR if code == 2 else CRASH
-    return _finish(folder, cell, CellState(cell.name, key, status, seconds, tail, code))
+    return finish(folder, cell, CellState(cell.name, key, status, seconds, tail, code))
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -141,7 +145,8 @@ def _last_line(log: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _finish(folder: Path, cell: Cell, state: CellState) -> CellState:
+def finish(folder: Path, cell: Cell, state: CellState) -> CellState:
+    """`state`, written beside the cell's results (unless the matrix is being stopped)."""
     state.seconds = round(state.seconds, 1)
     if _STOPPING.is_set():  # killed by the matrix's own stop: measured again next time
         return state
@@ -150,9 +155,16 @@ def _finish(folder: Path, cell: Cell, state: CellState) -> CellState:
 
 
 def run_all(
-    cells: list[Cell], folder: Path, jobs: int, timeout: float, call_timeout: float, progress
+    cells: list[Cell],
+    folder: Path,
+    jobs: int,
+    timeout: float,
+    call_timeout: float,
+    progress,
+    cluster=None,
 ) -> dict[str, CellState]:
-    """Every cell not up to date, `jobs` at a time; the state of each cell."""
+    """Every cell not up to date, `jobs` at a time; the state of each cell. `cluster`:
+    where the cells run (`matrix/cluster.py`'s Cells); None: here."""
     folder.mkdir(parents=True, exist_ok=True)
     states: dict[str, CellState] = {}
     pending = []
@@ -162,6 +174,10 @@ def run_all(
             progress(f"{cell.name}: up to date")
         else:
             pending.append(cell)
+    if cluster is not None:
+        return states | (
+            cluster.run(pending, folder, timeout, call_timeout, progress) if pending else {}
+        )
     # Environments are built one at a time, before the cells run two by two: uv's cache
     # is shared, and a build is disk-bound.
     for cell in pending:

@@ -6,6 +6,8 @@ worker, which is reported and replaced, and the run goes on. The parent (`Worker
 
     parent -> child   {"op": "init", "module": ..., "threads": n | None, "user": (f, g)}
     child -> parent   {"ok": True, "info": {...}} | {"ok": False, "error": "..."}
+                      info: version, devices, python, interpreter, numpy, cpu_capability
+                      (the module's optional `cpu_capability()`, else None), numpy_simd
     parent -> child   {"op": "call", "variant", "quantity", "device", "items": [(array, view)]}
     child -> parent   one {"index": i, "output": array | None, "error": str | None,
                       "modified": bool} per item, as each is done
@@ -301,6 +303,27 @@ def load_module(message: dict):
 _LOADED: list = []  # the framework modules this child imported, for `at_exit`
 
 
+def _none() -> None:
+    return None
+
+
+def numpy_simd() -> str | None:
+    """numpy's SIMD targets on this CPU, which pick its loops: its baseline, then the
+    targets it dispatches to that the CPU has ("X86_V2 X86_V3"); None where numpy does not
+    say (numpy 2 keeps them in numpy._core, 1.x in numpy.core)."""
+    try:
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:
+        try:
+            from numpy.core import _multiarray_umath as umath
+        except ImportError:
+            return None
+    features = getattr(umath, "__cpu_features__", {})
+    targets = [*getattr(umath, "__cpu_baseline__", [])]
+    targets += [t for t in getattr(umath, "__cpu_dispatch__", []) if features.get(t)]
+    return " ".join(targets) or None
+
+
 def one_line(error: BaseException) -> str:
     """An exception as one line: its type and the first line of its message."""
     text = f"{type(error).__name__}: {error}".strip().splitlines()
@@ -334,6 +357,10 @@ def _serve(conn_in: Connection, raw_out: Connection) -> None:
                     "python": sys.version.split()[0],
                     "interpreter": sys.executable,
                     "numpy": np.__version__,
+                    # What picks the kernels: a sweep on a cluster refuses a machine
+                    # where these differ from its own (sweep/cluster.py).
+                    "cpu_capability": getattr(module, "cpu_capability", _none)(),
+                    "numpy_simd": numpy_simd(),
                 }
                 conn_out.send({"ok": True, "info": info})
             except BaseException as error:

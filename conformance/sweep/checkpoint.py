@@ -2,9 +2,11 @@
 again, it measures only what is missing and ends with the same summary.
 
 A checkpoint is a folder holding `manifest.json` (what is swept: implementation, its
-version, device, dtype, quantity, range and chunk size) and one `NNNNNN.json` per finished
-chunk, each written atomically (`results.write_atomic`), so a file is there whole or not
-at all. The summary of the sweep is merged from the chunk files in chunk order, however
+version, device, dtype, quantity, range and chunk size, the code hash, and what picks the
+kernels: the framework's CPU capability and numpy's SIMD targets), `info.json` (the
+worker's report, for the record: `sweep --merge` reads it) and one `NNNNNN.json` per
+finished chunk, each written atomically (`results.write_atomic`), so a file is there whole
+or not at all. The summary of the sweep is merged from the chunk files in chunk order, however
 many runs they took. A folder whose manifest differs (a new framework version, another
 chunk size) is stale and is emptied; `lock` keeps two sweeps out of one folder. Chunks the
 implementation failed on are not saved, so that a later run tries them again.
@@ -18,6 +20,8 @@ from pathlib import Path
 
 from ..io import write_atomic
 from .summary import RangeSummary
+
+INFO = "info.json"
 
 
 class CheckpointError(RuntimeError):
@@ -54,6 +58,11 @@ class Checkpoint:
     def __exit__(self, *exc) -> None:
         if self._lock_file is not None:
             self._lock_file.close()
+
+    def save_info(self, info: dict) -> None:
+        """The worker's report (`process/worker.py`'s init: version, devices, python,
+        numpy, ...), beside the manifest."""
+        write_atomic(self.folder / INFO, json.dumps(info, indent=1, sort_keys=True) + "\n")
 
     def _path(self, index: int) -> Path:
         return self.folder / f"{index:06d}.json"

@@ -5,6 +5,9 @@
     sweep --all                     every available implementation and quantity
     sweep --impl ... --dtype float64 [--samples N] [--seed S]    worst-case search
     sweep --impl ... --replay FILE  the inputs of a worst-case file, measured again
+    sweep ... --cluster local:N | --scheduler [ADDRESS] | --scheduler-file FILE
+                                    the chunks measured on a Dask cluster (sweep/cluster.py)
+    sweep --merge DIR [DIR ...]     the checkpoints of sweeps over disjoint ranges, joined
 
 float16, bfloat16 and float32 are swept exhaustively; float64 is searched. The result is
 merged into --json (default results/sweeps.json) as a measurement with input_set
@@ -25,7 +28,7 @@ import numpy as np
 
 from reference import format_of
 
-from .. import corpus, destinations, results
+from .. import cluster, corpus, destinations, results
 from .. import policy as policy_module
 from ..engine import Target
 from ..frameworks.user_impl import parse as parse_user_spec
@@ -35,7 +38,7 @@ from ..placement import add_arguments as add_placement_arguments
 from ..placement import parse as parse_placement
 from ..process.worker import Worker, WorkerError
 from ..registry import BY_ID, SPECS, lookup
-from . import float64
+from . import float64, shards
 from .checkpoint import CheckpointError
 from .run import (
     CHECKPOINTS,
@@ -88,6 +91,20 @@ def add_parser(sub, usage_error) -> None:
     p.add_argument("--seed", type=int, default=float64.SEED, help="float64: search seed")
     p.add_argument("--replay", default=None, help="measure the inputs of a worst-case file")
     p.add_argument("--quiet", action="store_true", help="no progress")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="join the checkpoint folders of sweeps over disjoint ranges into one record",
+    )
+    cluster.add_arguments(p)
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="on a cluster: chunks per task (default: a few seconds' worth)",
+    )
     p.set_defaults(run=lambda args: cmd_sweep(args, usage_error))
 
 
@@ -135,6 +152,14 @@ def _target(impl: str, quantity: str, usage_error, placement: Placement) -> Targ
 
 def cmd_sweep(args, usage_error) -> int:
     policy, profile = policy_module.load_profile(args.policy, args.profile)
+    try:
+        args.cluster_options = cluster.options(args)
+    except cluster.ClusterError as error:
+        raise usage_error(str(error)) from None
+    if args.batch is not None and args.batch < 1:
+        raise usage_error("--batch must be positive")
+    if args.merge:
+        return _merge(args, policy, profile, usage_error)
     if args.all == bool(args.impl):
         raise usage_error("give --impl ID (or MODULE:FUNCTION), or --all")
     dtype = args.dtype or ("float64" if args.replay else "float32")
@@ -142,6 +167,8 @@ def cmd_sweep(args, usage_error) -> int:
         raise usage_error(f"--dtype {dtype!r}: one of {', '.join((*SWEPT, 'float64'))}")
     if args.replay and (dtype != "float64" or args.all):
         raise usage_error("--replay measures a float64 worst-case file of one --impl")
+    if args.cluster_options and dtype == "float64" and not args.all:
+        raise usage_error(f"{args.cluster_options.flag}: a float64 search runs here, not there")
     if args.jobs < 1 or args.chunk < 1 or not args.timeout > 0:
         raise usage_error("--jobs, --chunk and --timeout must be positive")
     destinations.file(args.json or DEFAULT_JSON, "--json")
@@ -157,12 +184,30 @@ def cmd_sweep(args, usage_error) -> int:
             raise usage_error(f"--start {start:#x} is not below --stop {stop:#x}")
         args.span = (start, stop)
     if args.all:
-        return _sweep_all(args, policy, profile, usage_error)
+        return _placed(args, usage_error, lambda: _sweep_all(args, policy, profile, usage_error))
     quantity = args.quantity or "forward"
     target = _target(args.impl, quantity, usage_error, _placement(args, usage_error))
     if args.impl in BY_ID and dtype not in BY_ID[args.impl].dtypes:
         raise usage_error(f"{args.impl} does not support {dtype}")
-    return _one(args, target, dtype, quantity, policy, profile, usage_error)
+    return _placed(
+        args, usage_error, lambda: _one(args, target, dtype, quantity, policy, profile, usage_error)
+    )
+
+
+def _placed(args, usage_error, go) -> int:
+    """`go()`, with `args.chunks` the placement of the chunks: None (here), or the Dask
+    cluster the options ask for (`sweep/cluster.py`, imported only then)."""
+    args.chunks = None
+    if args.cluster_options is None:
+        return go()
+    try:
+        with cluster.connect(args.cluster_options) as client:
+            from .cluster import Chunks
+
+            args.chunks = Chunks(client, args.batch)
+            return go()
+    except cluster.ClusterError as error:
+        raise usage_error(str(error)) from None
 
 
 def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
@@ -178,9 +223,16 @@ def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
             Path(args.checkpoint) if args.checkpoint else None,
             progress=not args.quiet,
             fresh=args.fresh,
+            cluster=args.chunks,
         )
     except (SweepError, CheckpointError) as error:
         raise usage_error(str(error)) from None
+    return _finish(args, sweep, outcome, policy, profile)
+
+
+def _finish(args, sweep: Sweep, outcome, policy, profile) -> int:
+    """The record of a sweep (`record`), the corpus refreshed, merged into --json, printed."""
+    target = sweep.target
     made = record(sweep, outcome, policy, profile)
     rec, timing = made["record"], made["timing"]
     change = _refresh_corpus(args, target, sweep, rec, outcome.info["version"])
@@ -189,6 +241,35 @@ def _one(args, target, dtype, quantity, policy, profile, usage_error) -> int:
     )
     _print(rec, timing, target, change)
     return 1 if rec["verdict"] == "fail" else 0
+
+
+def _merge(args, policy, profile, usage_error) -> int:
+    """`--merge DIR ...`: the sweep of the union of the folders' ranges (`shards.join`),
+    recorded as one sweep over it would be."""
+    alone = {"--impl": args.impl, "--all": args.all, "--start": args.start}
+    alone |= {"--stop": args.stop, "--replay": args.replay, "--dtype": args.dtype}
+    alone |= {"--quantity": args.quantity, "--cluster/--scheduler": args.cluster_options}
+    given = [name for name, value in alone.items() if value]
+    if given:
+        raise usage_error(f"--merge takes the sweep from its folders, not {', '.join(given)}")
+    try:
+        manifest, outcome = shards.join([Path(folder) for folder in args.merge])
+    except (SweepError, CheckpointError) as error:
+        raise usage_error(str(error)) from None
+    impl = manifest["impl"].split(" (derivative ")[0]  # a user's function: its label
+    if ":" in impl:
+        target = _target(impl, manifest["quantity"], usage_error, Placement())
+    else:
+        try:
+            spec = lookup(impl)
+        except ValueError as error:
+            raise usage_error(str(error)) from None
+        target = Target.of(spec, _placement(args, usage_error).python(spec))
+    sweep = Sweep(
+        target,
+        *(manifest[k] for k in ("device", "dtype", "quantity", "start", "stop", "chunk")),
+    )
+    return _finish(args, sweep, outcome, policy, profile)
 
 
 def _refresh_corpus(args, target: Target, sweep: Sweep | None, rec: dict, version: str):
@@ -436,7 +517,11 @@ def _sweep_group(args, targets, dtype, quantity, policy, profile, usage_error) -
     ]
     try:
         outcomes = run_group(
-            sweeps, progress=not args.quiet, fresh=args.fresh, skip_unavailable=True
+            sweeps,
+            progress=not args.quiet,
+            fresh=args.fresh,
+            skip_unavailable=True,
+            cluster=args.chunks,
         )
     except (SweepError, CheckpointError) as error:
         raise usage_error(str(error)) from None

@@ -5,7 +5,9 @@
 included); each worker builds its chunk's inputs, calls the implementation, evaluates the
 reference and returns a `RangeSummary` of a few kilobytes. Each finished chunk goes to the
 checkpoint at once; the sweep's result is the merge of all of them in chunk order, so a
-sweep killed and started again ends where an uninterrupted one does.
+sweep killed and started again ends where an uninterrupted one does. On a Dask cluster
+(`cluster.py`) the chunks are measured there, in the same way (`_one_chunk`), and this
+process keeps the checkpoint and the merge.
 
 An implementation that raises, crashes or hangs on a chunk costs that chunk (recorded with
 its range and the reason, which fails the verdict) and its worker, which is replaced.
@@ -50,6 +52,7 @@ _CODE = [
     *sorted((Path(__file__).parent.parent.parent / "reference").glob("*.py")),
     Path(__file__).parent.parent / "measure.py",
     Path(__file__).parent / "chunk.py",
+    Path(__file__).parent / "fused.py",
     Path(__file__).parent / "call.py",
     Path(__file__).parent / "summary.py",
 ]
@@ -87,12 +90,17 @@ class Sweep:
 
     def chunks(self) -> list[tuple[int, int, int]]:
         """(index, start, stop) of every chunk; chunks are aligned to multiples of CHUNK."""
-        out, a = [], self.start
-        while a < self.stop:
-            b = min(self.stop, (a // self.chunk + 1) * self.chunk)
-            out.append((a // self.chunk, a, b))
-            a = b
-        return out
+        return chunk_ranges(self.start, self.stop, self.chunk)
+
+
+def chunk_ranges(start: int, stop: int, chunk: int) -> list[tuple[int, int, int]]:
+    """(index, start, stop) of the chunks of [start, stop), aligned to multiples of `chunk`."""
+    out, a = [], start
+    while a < stop:
+        b = min(stop, (a // chunk + 1) * chunk)
+        out.append((a // chunk, a, b))
+        a = b
+    return out
 
 
 @dataclass
@@ -131,14 +139,26 @@ def _code_hash(target: Target) -> str:
     return digest.hexdigest()[:16]
 
 
-def run(sweep: Sweep, folder: Path | None = None, progress=None, fresh: bool = False) -> Outcome:
+def facts(info: dict, target: Target) -> dict:
+    """What a machine must share with this one for its chunks to be merged with ours: the
+    implementation's version and devices, what picks its kernels (the framework's CPU
+    capability, numpy's SIMD targets; from the worker's `info`), and the code hash."""
+    keys = ("version", "devices", "cpu_capability", "numpy_simd")
+    return {**{k: info.get(k) for k in keys}, "code hash": _code_hash(target)}
+
+
+def run(
+    sweep: Sweep, folder: Path | None = None, progress=None, fresh: bool = False, cluster=None
+) -> Outcome:
     """Sweep, resuming from the checkpoint in `folder` (default: under .cache/sweeps).
 
     The checkpoint stays when the sweep is complete: a second run of the same sweep (same
     implementation version, range and measurement code) merges it again without measuring,
     which is how a changed policy is applied to finished sweeps. `fresh` empties it first.
+    `cluster`: where the chunks are measured (`sweep/cluster.py`'s Chunks); None: here,
+    in `jobs` workers.
     """
-    (outcome,) = run_group([sweep], [folder] if folder else None, progress, fresh)
+    (outcome,) = run_group([sweep], [folder] if folder else None, progress, fresh, cluster=cluster)
     assert isinstance(outcome, Outcome)  # a single sweep raises SweepError instead
     return outcome
 
@@ -149,6 +169,7 @@ def run_group(
     progress=None,
     fresh: bool = False,
     skip_unavailable: bool = False,
+    cluster=None,
 ) -> list:
     """Several sweeps of the same range, dtype, quantity and device at once: each chunk's
     reference is evaluated once, in one worker that holds every implementation (their
@@ -194,21 +215,23 @@ def run_group(
         progress,
         fresh,
         started,
+        cluster,
     )
     for i, outcome in zip(live, measured, strict=True):
         outcomes[i] = outcome
     return outcomes
 
 
-def _run_live(sweeps, folders, infos, env, progress, fresh, started) -> list[Outcome]:
+def _run_live(sweeps, folders, infos, env, progress, fresh, started, cluster) -> list[Outcome]:
     first = sweeps[0]
     chunks = first.chunks()
     with contextlib.ExitStack() as stack:
         checkpoints = []
         for i, sweep in enumerate(sweeps):
+            info = infos[sweep.target.module]
             manifest = {
                 "impl": sweep.target.id,
-                "version": infos[sweep.target.module]["version"],
+                "version": info["version"],
                 "device": sweep.device,
                 "dtype": sweep.dtype,
                 "quantity": sweep.quantity,
@@ -216,9 +239,14 @@ def _run_live(sweeps, folders, infos, env, progress, fresh, started) -> list[Out
                 "stop": sweep.stop,
                 "chunk": sweep.chunk,
                 "code": _code_hash(sweep.target),
+                # what picks the kernels: chunks measured under others are not merged
+                "cpu_capability": info.get("cpu_capability"),
+                "numpy_simd": info.get("numpy_simd"),
             }
             folder = folders[i] if folders else checkpoint_folder(sweep)
-            checkpoints.append(stack.enter_context(Checkpoint(folder, manifest, fresh)))
+            checkpoint = stack.enter_context(Checkpoint(folder, manifest, fresh))
+            checkpoint.save_info(info)
+            checkpoints.append(checkpoint)
         indices = {index for index, _, _ in chunks}
         done = [checkpoint.done() & indices for checkpoint in checkpoints]
         # A chunk is measured for the members that lack it.
@@ -230,8 +258,27 @@ def _run_live(sweeps, folders, infos, env, progress, fresh, started) -> list[Out
         label = sweeps[0].target.id if len(sweeps) == 1 else f"{len(sweeps)} implementations"
         bar = _Bar(progress, first, label, total=(first.stop - first.start) * len(sweeps))
         bar.advance(sum(b - a for index, a, b in chunks for d in done if index in d), fresh=False)
-        failed = _measure_all(sweeps, env, todo, checkpoints, bar)
-        bar.close()
+        failed: dict = {}
+
+        def keep(index: int, a: int, b: int, members: list[int], summaries: list) -> None:
+            """A chunk measured: each member's summary to its checkpoint; one the
+            implementation failed on is not saved (a later run tries it again), it is
+            kept in `failed` for this run's result."""
+            for m, summary in zip(members, summaries, strict=True):
+                if summary.errors:
+                    failed[m, index] = summary
+                else:
+                    checkpoints[m].save(index, summary)
+            bar.advance((b - a) * len(members))
+
+        try:
+            if cluster is None:
+                _measure_all(sweeps, env, todo, keep)
+            elif todo:
+                expected = [facts(infos[s.target.module], s.target) for s in sweeps]
+                cluster.measure(sweeps, env, expected, todo, keep)
+        finally:
+            bar.close()
         outcomes = []
         for m, (sweep, checkpoint) in enumerate(zip(sweeps, checkpoints, strict=True)):
             parts = (
@@ -246,12 +293,9 @@ def _run_live(sweeps, folders, infos, env, progress, fresh, started) -> list[Out
     return outcomes
 
 
-def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, bar) -> dict:
-    """Measure the chunks of `todo`; save each member's summary to its checkpoint. A chunk
-    the implementation failed on is not saved (a later run tries it again): it is returned,
-    {(member, index): RangeSummary}, for this run's result."""
+def _measure_all(sweeps: list[Sweep], env: dict, todo: list, keep) -> None:
+    """Measure the chunks of `todo` in `jobs` workers here; `keep` each one's summaries."""
     first = sweeps[0]
-    failed: dict = {}
     tasks: queue.Queue = queue.Queue()
     for task in todo:
         tasks.put(task)
@@ -267,13 +311,7 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, 
                     index, a, b, members = tasks.get_nowait()
                 except queue.Empty:
                     return
-                summaries = _one_chunk(worker, sweeps, members, a, b)
-                for m, summary in zip(members, summaries, strict=True):
-                    if summary.errors:
-                        failed[m, index] = summary
-                    else:
-                        checkpoints[m].save(index, summary)
-                bar.advance((b - a) * len(members))
+                keep(index, a, b, members, _one_chunk(worker, sweeps, members, a, b))
         except BaseException as error:  # the suite's own bug: stop everything, say it
             failures.append(error)
             stop.set()
@@ -292,7 +330,6 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, checkpoints: list, 
         raise
     if failures:
         raise failures[0]
-    return failed
 
 
 def _one_chunk(worker: Worker, sweeps: list[Sweep], members: list[int], a: int, b: int):
