@@ -185,6 +185,7 @@ def run_group(
         env.update(sweep.target.environment(1))
     infos: dict = {}
     reasons: dict[int, str] = {}
+    spare = None  # the first probe, started as a measuring worker is: the first of those
     for i, sweep in enumerate(sweeps):
         target = sweep.target
         if target.module not in infos:
@@ -193,7 +194,9 @@ def run_group(
                 infos[target.module] = dict(probe.start())
             except WorkerError as error:
                 infos[target.module] = {"error": f"{target.id}: {error}"}
-            finally:
+            if i == 0 and "error" not in infos[target.module]:
+                spare = probe
+            else:
                 probe.close()
         info = infos[target.module]
         if "error" in info:
@@ -201,9 +204,13 @@ def run_group(
         elif sweep.device not in info["devices"]:
             devices = ", ".join(info["devices"])
             reasons[i] = f"{target.id} has no device {sweep.device!r} here (it has {devices})"
+    live = [i for i in range(len(sweeps)) if i not in reasons]
+    unused = (reasons and not skip_unavailable) or 0 not in live or cluster is not None
+    if spare is not None and unused:
+        spare.close()
+        spare = None
     if reasons and not skip_unavailable:
         raise SweepError(next(iter(reasons.values())))
-    live = [i for i in range(len(sweeps)) if i not in reasons]
     outcomes: list = [reasons.get(i) for i in range(len(sweeps))]
     if not live:
         return outcomes
@@ -216,13 +223,16 @@ def run_group(
         fresh,
         started,
         cluster,
+        spare,
     )
     for i, outcome in zip(live, measured, strict=True):
         outcomes[i] = outcome
     return outcomes
 
 
-def _run_live(sweeps, folders, infos, env, progress, fresh, started, cluster) -> list[Outcome]:
+def _run_live(
+    sweeps, folders, infos, env, progress, fresh, started, cluster, spare=None
+) -> list[Outcome]:
     first = sweeps[0]
     chunks = first.chunks()
     with contextlib.ExitStack() as stack:
@@ -273,7 +283,7 @@ def _run_live(sweeps, folders, infos, env, progress, fresh, started, cluster) ->
 
         try:
             if cluster is None:
-                _measure_all(sweeps, env, todo, keep)
+                _measure_all(sweeps, env, todo, keep, spare)
             elif todo:
                 expected = [facts(infos[s.target.module], s.target) for s in sweeps]
                 cluster.measure(sweeps, env, expected, todo, keep)
@@ -293,33 +303,49 @@ def _run_live(sweeps, folders, infos, env, progress, fresh, started, cluster) ->
     return outcomes
 
 
-def _measure_all(sweeps: list[Sweep], env: dict, todo: list, keep) -> None:
-    """Measure the chunks of `todo` in `jobs` workers here; `keep` each one's summaries."""
+def _measure_all(sweeps: list[Sweep], env: dict, todo: list, keep, spare=None) -> None:
+    """Measure the chunks of `todo` in `jobs` workers here (`spare`, a started one, among
+    them); `keep` each one's summaries, in a thread of its own, so that no worker waits for
+    a checkpoint to be written before its next chunk."""
     first = sweeps[0]
     tasks: queue.Queue = queue.Queue()
     for task in todo:
         tasks.put(task)
+    measured: queue.Queue = queue.Queue()
     stop = threading.Event()
     failures: list[BaseException] = []
+    spares = [spare] if spare is not None else []
 
     def serve() -> None:
         target = first.target
-        worker = Worker(target.module, env, 1, target.user, first.timeout, target.python)
+        try:
+            worker = spares.pop()
+        except IndexError:
+            worker = Worker(target.module, env, 1, target.user, first.timeout, target.python)
         try:
             while not stop.is_set():
                 try:
                     index, a, b, members = tasks.get_nowait()
                 except queue.Empty:
                     return
-                keep(index, a, b, members, _one_chunk(worker, sweeps, members, a, b))
+                measured.put((index, a, b, members, _one_chunk(worker, sweeps, members, a, b)))
         except BaseException as error:  # the suite's own bug: stop everything, say it
             failures.append(error)
             stop.set()
         finally:
             worker.close()
 
+    def save() -> None:
+        while (item := measured.get()) is not None:
+            try:
+                keep(*item)
+            except BaseException as error:
+                failures.append(error)
+                stop.set()
+
     threads = [threading.Thread(target=serve, daemon=True) for _ in range(max(1, first.jobs))]
-    for thread in threads:
+    saver = threading.Thread(target=save, daemon=True)
+    for thread in [*threads, saver]:
         thread.start()
     try:
         for thread in threads:
@@ -328,6 +354,11 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, keep) -> None:
     except KeyboardInterrupt:
         stop.set()
         raise
+    finally:
+        measured.put(None)
+        saver.join()
+    for worker in spares:  # not taken: fewer chunks than threads
+        worker.close()
     if failures:
         raise failures[0]
 
