@@ -184,6 +184,8 @@ def test_summaries_merge_in_any_order():
     for merged in (forward, backward):
         assert merged.rows == one.rows and merged.top == one.top and merged.kinds == one.kinds
         assert merged.kind_max == one.kind_max and merged.top_ordinary == one.top_ordinary
+    # Many at once: the same summary as one by one, the seconds summed in the same order.
+    assert RangeSummary.merge_all(parts).as_json() == forward.as_json()
 
 
 def test_cli_sweep_writes_an_exhaustive_measurement(tmp_path):

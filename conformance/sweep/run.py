@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import reduce
 from pathlib import Path
 
 from reference import format_of
@@ -295,7 +294,7 @@ def _run_live(
                 failed[m, index] if (m, index) in failed else checkpoint.load(index)
                 for index, _, _ in chunks
             )
-            summary = reduce(RangeSummary.merge, parts, RangeSummary())
+            summary = RangeSummary.merge_all(parts)
             measured = sum(b - a for index, a, b, members in todo if m in members)
             wall = time.perf_counter() - started
             info = infos[sweep.target.module]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from functools import reduce
 from pathlib import Path
 
 from .checkpoint import INFO, Checkpoint
@@ -80,6 +79,6 @@ def join(folders: list[Path]) -> tuple[dict, Outcome]:
                 f"[{a:#x}, {b:#x})); finish it with the same sweep and --checkpoint {folder}"
             )
         parts += [checkpoint.load(index) for index, _, _ in chunks]
-    summary = reduce(RangeSummary.merge, parts, RangeSummary())
+    summary = RangeSummary.merge_all(parts)
     union = {**manifest, "start": shards[0][1]["start"], "stop": shards[-1][1]["stop"]}
     return union, Outcome(summary, info, time.perf_counter() - started, 0, len(parts))

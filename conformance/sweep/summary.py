@@ -20,7 +20,8 @@ A `RangeSummary` holds, for a range of consecutive bit patterns:
   the implementation, the reference and the measurement, summed over the workers).
 
 `merge` is associative and independent of the order of its arguments, which is what makes
-a resumed sweep end with the same summary as an uninterrupted one. Summaries travel as
+a resumed sweep end with the same summary as an uninterrupted one; `merge_all` merges many
+at once. Summaries travel as
 JSON (`as_json`, `from_json`): between the worker and the parent, and into the checkpoint.
 """
 
@@ -69,6 +70,39 @@ class RangeSummary:
         out.top = sorted(self.top + other.top, key=_worst_first)[:TOP]
         out.top_ordinary = sorted(self.top_ordinary + other.top_ordinary, key=_worst_first)[:TOP]
         out.errors = sorted(self.errors + other.errors, key=lambda e: e["start"])
+        return out
+
+    @classmethod
+    def merge_all(cls, parts) -> RangeSummary:
+        """`merge` of every part, in order, in one pass: the same summary as merging them
+        one by one (the sums in the same order), without copying the histogram each time,
+        which makes 4096 merges take seconds."""
+        out = cls()
+        tops, ordinary = [], []
+        for part in parts:
+            out.count += part.count
+            out.mpmath += part.mpmath
+            for row, counts in part.rows.items():
+                mine = out.rows.setdefault(row, [0] * len(BUCKETS))
+                for column, n in enumerate(counts):
+                    mine[column] += n
+            for kind, n in part.kinds.items():
+                out.kinds[kind] = out.kinds.get(kind, 0) + n
+            for kind, largest in part.kind_max.items():
+                known = [u for u in (out.kind_max.get(kind), largest) if u is not None]
+                out.kind_max[kind] = max(known) if known else None
+            for kind, example in part.first.items():
+                if kind not in out.first or example["bits"] < out.first[kind]["bits"]:
+                    out.first[kind] = example
+            for name, seconds in part.seconds.items():
+                out.seconds[name] = out.seconds.get(name, 0.0) + seconds
+            tops += part.top
+            ordinary += part.top_ordinary
+            out.errors += part.errors
+        out.rows = dict(sorted(out.rows.items()))
+        out.top = sorted(tops, key=_worst_first)[:TOP]
+        out.top_ordinary = sorted(ordinary, key=_worst_first)[:TOP]
+        out.errors = sorted(out.errors, key=lambda e: e["start"])
         return out
 
     @property
