@@ -26,6 +26,7 @@ import queue
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def run_group(
         env.update(sweep.target.environment(1))
     infos: dict = {}
     reasons: dict[int, str] = {}
+    early = _start_early(sweeps[0], env) if cluster is None else []
     spare = None  # the first probe, started as a measuring worker is: the first of those
     for i, sweep in enumerate(sweeps):
         target = sweep.target
@@ -205,9 +207,11 @@ def run_group(
             reasons[i] = f"{target.id} has no device {sweep.device!r} here (it has {devices})"
     live = [i for i in range(len(sweeps)) if i not in reasons]
     unused = (reasons and not skip_unavailable) or 0 not in live or cluster is not None
-    if spare is not None and unused:
-        spare.close()
-        spare = None
+    spares = [w.result() for w in early] + ([spare] if spare is not None else [])
+    if unused:
+        for worker in spares:
+            worker.close()
+        spares = []
     if reasons and not skip_unavailable:
         raise SweepError(next(iter(reasons.values())))
     outcomes: list = [reasons.get(i) for i in range(len(sweeps))]
@@ -222,7 +226,7 @@ def run_group(
         fresh,
         started,
         cluster,
-        spare,
+        spares,
     )
     for i, outcome in zip(live, measured, strict=True):
         outcomes[i] = outcome
@@ -230,7 +234,7 @@ def run_group(
 
 
 def _run_live(
-    sweeps, folders, infos, env, progress, fresh, started, cluster, spare=None
+    sweeps, folders, infos, env, progress, fresh, started, cluster, spares=()
 ) -> list[Outcome]:
     first = sweeps[0]
     chunks = first.chunks()
@@ -282,7 +286,7 @@ def _run_live(
 
         try:
             if cluster is None:
-                _measure_all(sweeps, env, todo, keep, spare)
+                _measure_all(sweeps, env, todo, keep, spares)
             elif todo:
                 expected = [facts(infos[s.target.module], s.target) for s in sweeps]
                 cluster.measure(sweeps, env, expected, todo, keep)
@@ -302,8 +306,26 @@ def _run_live(
     return outcomes
 
 
-def _measure_all(sweeps: list[Sweep], env: dict, todo: list, keep, spare=None) -> None:
-    """Measure the chunks of `todo` in `jobs` workers here (`spare`, a started one, among
+def _start_early(first: Sweep, env: dict) -> list:
+    """The measuring workers beyond the probe, started while the probe starts (each takes
+    seconds to import its framework): futures of started Workers (one that failed to
+    start is started again by its first task, which then reports why)."""
+    target = first.target
+
+    def started() -> Worker:
+        worker = Worker(target.module, env, 1, target.user, first.timeout, target.python)
+        with contextlib.suppress(WorkerError):
+            worker.start()
+        return worker
+
+    pool = ThreadPoolExecutor(max_workers=max(1, first.jobs - 1))
+    futures = [pool.submit(started) for _ in range(first.jobs - 1)]
+    pool.shutdown(wait=False)
+    return futures
+
+
+def _measure_all(sweeps: list[Sweep], env: dict, todo: list, keep, spares=()) -> None:
+    """Measure the chunks of `todo` in `jobs` workers here (`spares`, started ones, among
     them); `keep` each one's summaries, in a thread of its own, so that no worker waits for
     a checkpoint to be written before its next chunk."""
     first = sweeps[0]
@@ -313,7 +335,7 @@ def _measure_all(sweeps: list[Sweep], env: dict, todo: list, keep, spare=None) -
     measured: queue.Queue = queue.Queue()
     stop = threading.Event()
     failures: list[BaseException] = []
-    spares = [spare] if spare is not None else []
+    spares = list(spares)
 
     def serve() -> None:
         target = first.target
