@@ -1,5 +1,6 @@
 """`python -m conformance ...` as the tests call it: a subprocess from the checkout."""
 
+import json
 import os
 import subprocess
 import sys
@@ -17,3 +18,9 @@ def conformance(*args, cwd=CHECKOUT, env=None, timeout=900):
         text=True,
         timeout=timeout,
     )
+
+
+def only_record(path: Path) -> dict:
+    """The one measurement of a results file."""
+    (record,) = json.loads(path.read_text())["measurements"]
+    return record

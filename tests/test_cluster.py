@@ -17,6 +17,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from cli import conformance, only_record
 
 HERE = Path(__file__).parent
 CHECKOUT = HERE.parent
@@ -43,19 +44,8 @@ def command(tool: str, *args) -> list[str]:
 
 
 def sweep(tmp: Path, *args, env=None, timeout=300):
-    return subprocess.run(
-        command("sweep", "--quiet", *args),
-        cwd=HERE,
-        env=environment(tmp / "cache", **(env or {})),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def only_record(path: Path) -> dict:
-    (record,) = json.loads(path.read_text())["measurements"]
-    return record
+    more = {"CONFORMANCE_CACHE": str(tmp / "cache"), **(env or {})}
+    return conformance("sweep", "--quiet", *args, cwd=HERE, env=more, timeout=timeout)
 
 
 def chunk_files(folder: Path) -> list[Path]:

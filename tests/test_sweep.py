@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli import only_record
 
 import reference
 from conformance.measure import as_float64, compare_one_sided, error_columns, summarize
@@ -43,11 +44,6 @@ def sweep(*args, timeout=600):
             text=True,
             timeout=timeout,
         )
-
-
-def only_record(path: Path) -> dict:
-    (record,) = json.loads(path.read_text())["measurements"]
-    return record
 
 
 def gate_summary(function, dtype, quantity, start, stop):

@@ -51,31 +51,12 @@ class RangeSummary:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIME_PARTS, 0.0))
 
     def merge(self, other: RangeSummary) -> RangeSummary:
-        out = RangeSummary(self.count + other.count, mpmath=self.mpmath + other.mpmath)
-        for source in (self, other):
-            for row, counts in source.rows.items():
-                mine = out.rows.setdefault(row, [0] * len(BUCKETS))
-                out.rows[row] = [a + b for a, b in zip(mine, counts, strict=True)]
-            for kind, n in source.kinds.items():
-                out.kinds[kind] = out.kinds.get(kind, 0) + n
-            for kind, largest in source.kind_max.items():
-                known = [u for u in (out.kind_max.get(kind), largest) if u is not None]
-                out.kind_max[kind] = max(known) if known else None
-            for kind, example in source.first.items():
-                if kind not in out.first or example["bits"] < out.first[kind]["bits"]:
-                    out.first[kind] = example
-            for part, seconds in source.seconds.items():
-                out.seconds[part] = out.seconds.get(part, 0.0) + seconds
-        out.rows = dict(sorted(out.rows.items()))
-        out.top = sorted(self.top + other.top, key=_worst_first)[:TOP]
-        out.top_ordinary = sorted(self.top_ordinary + other.top_ordinary, key=_worst_first)[:TOP]
-        out.errors = sorted(self.errors + other.errors, key=lambda e: e["start"])
-        return out
+        return RangeSummary.merge_all([self, other])
 
     @classmethod
     def merge_all(cls, parts) -> RangeSummary:
-        """`merge` of every part, in order, in one pass: the same summary as merging them
-        one by one (the sums in the same order), without copying the histogram each time,
+        """Every part merged, in order, in one pass: the same summary as merging them one
+        by one (the sums in the same order), without copying the histogram each time,
         which makes 4096 merges take seconds."""
         out = cls()
         tops, ordinary = [], []
