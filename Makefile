@@ -12,11 +12,12 @@ ASV_ENV := --environment existing:$(CURDIR)/$(PY)
 MACHINE ?= $(shell hostname)
 COMMIT   = $(shell git rev-parse HEAD)
 
-.PHONY: help setup test test-self gate gate-more lint report bench bench-quick bench-reference bench-steadiness sweep \
+.PHONY: help setup test test-self test-cluster gate gate-more lint report bench bench-quick bench-reference bench-steadiness sweep \
 	sweep-verify envs matrix bench-matrix own-envs clean
 
 help:
 	@echo "make test    lint, the suite's self-tests and the conformance gate (results/gate.json)"
+	@echo "make test-cluster   the sweep and the matrix on a local Dask cluster (CI runs it)"
 	@echo "make gate-more   the rest of the gate: the compilers per shape (torch.compile, XLA,"
 	@echo "             Keras on JAX), OpenVINO, tinygrad, ExecuTorch, forward mode, MLX,"
 	@echo "             PaddlePaddle, MindSpore, and their quick benchmarks (results/gate-more.json;"
@@ -69,7 +70,13 @@ test:
 	done
 
 test-self: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not cluster"
+
+# The sweep and the matrix on a local Dask cluster (tests/test_cluster.py): workers killed,
+# a client killed and resumed, a worker of other code refused, shards merged. Minutes of
+# clusters starting and stopping, so not part of make test; CI runs it after (.ci/run).
+test-cluster: setup
+	$(PY) -m pytest tests -m cluster
 
 gate: setup
 	$(PY) -m pytest conformance --part main --json results/gate.json

@@ -23,9 +23,13 @@ HERE = Path(__file__).parent
 CHECKOUT = HERE.parent
 DASK = Path(sys.executable).parent / "dask"  # distributed's command line
 
-pytestmark = pytest.mark.skipif(
-    find_spec("distributed") is None, reason="distributed is not installed (cluster.txt)"
-)
+# make test-cluster (CI runs it after make test): minutes of clusters starting and stopping.
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(
+        find_spec("distributed") is None, reason="distributed is not installed (cluster.txt)"
+    ),
+]
 
 #: 24 chunks of a function a quarter of a second late per chunk: long enough to kill
 #: something midway.
