@@ -1,10 +1,11 @@
-"""The reference's element-wise arithmetic, compiled with numba: one pass, no temporaries.
+"""The reference's element-wise arithmetic, compiled with numba: no numpy temporaries.
 
 Each function here works on one float64 value and is plain IEEE-754 double arithmetic and
 integer operations on encodings (numba compiles without fast-math, so nothing is
 reassociated or contracted into a fused multiply-add). The array loops that use them are
 `round_loop` (`rounding.round_float64`) and `certify_loop` (`fast.certified`); the
-sweeps' measurement (`conformance/sweep/fused.py`) calls `spacing` and `round_bits` too.
+sweeps' measurement (`conformance/sweep/fused.py`) calls `per_ulp` and `finite_nonzero`
+too.
 
 `FormatCode` is what a kernel needs to know of a `Format`, as plain integers and floats:
 numba cannot take the dataclass.
@@ -138,22 +139,10 @@ def _round_rare(y: float, mag, code: FormatCode) -> tuple:
 
 
 @numba.njit(cache=True, nogil=True)
-def spacing(value: float, code: FormatCode) -> float:
-    """The format's ulp at a float64 value of it: `formats.ulp`, for p <= 26 (NaN at NaN
-    and infinities; 2^qmin at zero and below the normals)."""
-    bits = as_bits(value)
-    biased = np.int64((bits >> np.uint64(52)) & np.uint64(0x7FF))
-    if biased == 0x7FF:
-        return math.nan
-    exponent = max(biased - 1023, code.emin) - code.precision + 1
-    return from_bits(np.uint64(exponent + 1023) << np.uint64(52))
-
-
-@numba.njit(cache=True, nogil=True)
 def per_ulp(value: float, code: FormatCode) -> float:
-    """1 / spacing(value), exactly (a power of two within float64's range for p <= 26):
-    a product by it is the division by the spacing, bit for bit, and cheaper. NaN at NaN
-    and infinities. Without a branch."""
+    """1 / ulp(value) in the format (`formats.ulp`), exactly (a power of two within
+    float64's range for p <= 26): a product by it is the division by the ulp, bit for bit,
+    and cheaper. NaN at NaN and infinities. Without a branch."""
     biased = np.int64((as_bits(value) >> np.uint64(52)) & np.uint64(0x7FF))
     exponent = max(biased - 1023, code.emin) - code.precision + 1
     inverse = from_bits(np.uint64(1023 - exponent) << np.uint64(52))
