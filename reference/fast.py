@@ -22,7 +22,9 @@ AVX-512 machines, Intel's SVML, at most 4 ulp: numpy/numpy#19478). We take E_LIB
 tests/test_fast_path.py measures the actual error of the kernel's evaluation against MPFR
 on every float16 and bfloat16 input and on float32 samples (1 ulp on the machine this was
 written on). Numba compiles without fast-math: every product and call is the IEEE-754
-operation written, in that order.
+operation written, in that order. Where the call's float64 value is known without it
+(`kernels.needs_call`: |x| < 2^-54, expm1 below -39, exp below -746), that value is used;
+it lies within 2^-54 of the exact one, inside E_LIBM.
 The total is below 2^-45 relative to q(x), hence below RELATIVE_BOUND = 2^-44 relative to
 the float64 value. The inputs of these formats keep float64 far from its own overflow and
 underflow, except exp(x) for x < -708, where float64 underflows: there the float64 value

@@ -5,7 +5,7 @@ integers viewed as the format: nothing but two integers crosses the pipe), calls
 implementation once on the whole chunk, evaluates the reference and returns a `RangeSummary`.
 
 The measurement is `measure.compare`'s, the gate's own, but only where it is needed: one
-compiled pass (`fused.scan`) settles every output whose bits equal the correctly rounded
+compiled pass (`fused.measure`) settles every output whose bits equal the correctly rounded
 value (its error is the reference's residual) and every finite nonzero output where a
 finite nonzero value is due (`measure.ulp_error`'s formula); only the rest (none to a few
 per million for most implementations) go through `compare_one_sided`, which classifies
@@ -75,7 +75,7 @@ def measure_many(functions, dtype: str, quantity: str, start: int, stop: int) ->
 
 class _Truth:
     """What every implementation of a chunk is measured against: the inputs and the
-    reference's correctly rounded values with their residuals, in the form `fused.scan`
+    reference's correctly rounded values with their residuals, in the form `fused.measure`
     reads (float32 as it is, the 16-bit formats as float64)."""
 
     def __init__(self, fmt: Format, quantity: str, start: int, stop: int):
