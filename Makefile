@@ -13,7 +13,7 @@ MACHINE ?= $(shell hostname)
 COMMIT   = $(shell git rev-parse HEAD)
 
 .PHONY: help setup test test-self test-cluster gate gate-more lint report bench bench-quick bench-reference bench-steadiness sweep \
-	sweep-verify envs matrix bench-matrix own-envs clean
+	sweep-verify envs matrix bench-matrix bench-compare own-envs clean
 
 help:
 	@echo "make test    lint, the suite's self-tests and the conformance gate (results/gate.json)"
@@ -27,6 +27,8 @@ help:
 	@echo "make lint    ruff"
 	@echo "make bench   asv: every implementation's speed, forward and backward, against the"
 	@echo "             scale y=2x (.asv/results, versions in .asv/environments, site .asv/html)"
+	@echo "make bench-compare A=REV B=REV   asv compare of two revisions (or env:NAME), their"
+	@echo "             runs interleaved A B B A; too-noisy cases labelled (.asv/compare/)"
 	@echo "make bench-quick   asv check, and every benchmark once (part of make test)"
 	@echo "make bench-reference   speed of the ground truth"
 	@echo "make bench-steadiness  how steady this machine's speed is, over 70 minutes: can two"
@@ -122,10 +124,21 @@ bench-steadiness: setup
 # neither), then the HTML site (.asv/html; `asv preview` serves it).
 bench: setup
 	$(ASV) machine --yes --machine $(MACHINE) >/dev/null
-	$(ASV) run $(ASV_ENV) --machine $(MACHINE) --set-commit-hash $(COMMIT)
+	$(ASV) run $(ASV_ENV) --machine $(MACHINE) --set-commit-hash $(COMMIT) --record-samples
 	$(PY) -m benchmarks.speed environment .asv/environments/$(MACHINE)/$(COMMIT).json
 	$(ASV) publish
 	$(PY) -m benchmarks.speed summary --machine $(MACHINE)
+
+# asv's verdict on two revisions or environments (A, B: a revision or env:NAME), their runs
+# interleaved A B B A so that both share the machine's drift; asv compare --factor from
+# conformance/data/gating.toml, each flagged case checked against its spread
+# (.asv/compare/<A>-vs-<B>/: compare.txt, verdict.json). BENCH: asv -b patterns (default: the
+# cpu cases at 2^20 and 2^24 in float32 and float64).
+A ?= HEAD
+B ?= HEAD
+BENCH ?= bench_selu\..*'(float32|float64)', (1048576|16777216), 'cpu'
+bench-compare: setup
+	$(PY) -m benchmarks.compare $(A) $(B) -b "$(BENCH)" -b bench_bandwidth
 
 # asv check, and every benchmark once (at the smallest size, for every implementation,
 # dtype, device and direction), to prove they run. The figures of one call are saved

@@ -4,15 +4,21 @@ Parameters: implementation id × dtype × size × device. Sizes run from cache-r
 (2^12 elements) through the last-level cache (2^20) to well above it (2^24: 64 MiB of
 float32 input, twice this machine's 32 MiB L3). Inputs are half negative (see
 `benchmarks.speed.inputs`). Combinations that cannot run here (no such framework, dtype,
-derivative or device) are skipped through asv's own mechanism, with the reason.
+derivative or device) are skipped through asv's `skip_params`, decided before any
+framework is imported; their reasons are written beside the results (`make bench`,
+`benchmarks.speed environment`).
 
-Per case:
+One class per direction and size (`Forward20`: forward, 2^20 elements), because asv reads
+`number` (the calls timed together in one sample) per class, and a call at 2^12 is 1000
+times shorter than one at 2^24 (`speed.CALLS_PER_SAMPLE`). Per case:
 
-- `time_selu`: one call, timed by asv; the clock waits for the device (the output of the
-  call is ready when the clock is read), so asynchronous frameworks (jax, cuda) are timed
-  to completion. Everything is on the device before the clock starts. (The pinned
-  asv_runner times one call per sample when a benchmark has a setup: at 2^12 this is the
-  latency of a call and its wait, above the per-call time of a batch in track_gbps.)
+- `time_selu`: `number` calls timed together, one wait for the device at the end (the
+  class's `timer` is the case's clock, which waits for the last output), so asynchronous
+  frameworks (jax, cuda) are timed to completion without a sync in every call. There is no
+  `setup`: with one, the pinned asv_runner 0.3.2 times every call of a sample on its own
+  and re-runs the setup between them (asv#966). The case is built at its first call,
+  during asv's warm-up (`speed.prepare`, once per process), and everything is on the
+  device before the first sample.
 - `track_gbps`: SELU's bandwidth, the nominal traffic over the median time per call.
 - `track_fraction_of_scale`: SELU's time as a fraction of the same framework's scale
   y = 2x (t_scale / t_selu) on the same device, dtype and size: 1.0 means SELU runs at the
@@ -20,7 +26,8 @@ Per case:
 
 The two track_ benchmarks of a case share one measurement per run, which times SELU and the
 scale alternately in one process (`benchmarks.speed.side_by_side`): each figure is a
-ratio measured side by side.
+ratio measured side by side. The memory bandwidth of the machine, the physical limit
+beside the framework's own scale, is `bench_bandwidth`.
 asv runs these with its fork server (asv.conf.json): the frameworks are imported once.
 
 SELU_BENCH_QUICK=1 (set by `make bench-quick`) makes the track_ benchmarks time one call
@@ -35,13 +42,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from asv_runner.benchmarks.mark import SkipNotImplemented
+
 from conformance.io import write_atomic
 from conformance.registry import BY_ID
 
 from . import speed
 
 IMPLEMENTATIONS = list(BY_ID)
-SIZES = [1 << 12, 1 << 16, 1 << 20, 1 << 24]
+SIZES = list(speed.CALLS_PER_SAMPLE)
 QUICK = os.environ.get("SELU_BENCH_QUICK") == "1"
 
 if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once, here, a
@@ -56,23 +65,37 @@ if "run_server" in sys.argv:  # asv's fork server (asv_runner run_server): once,
 
 
 class _Selu:
-    params = (IMPLEMENTATIONS, list(speed.DTYPES), SIZES, list(speed.DEVICES))
+    """The benchmarks of one direction and size; the subclasses set both."""
+
     param_names = ["impl", "dtype", "size", "device"]
-    direction = ""  # set by the subclasses
+    direction = ""
+    size = 0
     timeout = 300
     rounds = 2
     repeat = (5, 20, 4.0)  # samples per round: at least 5, at most 20 or 4 s
+    warmup_time = 0.2  # the first call builds the case; the calls after it warm it
+    timer = staticmethod(speed.clock)  # waits for the device, then reads the clock
 
-    def setup(self, impl, dtype, size, device):
-        self.kernels = speed.prepare(impl, dtype, size, device, self.direction)
-        self.timer = self.kernels.clock  # asv's timer: waits for the device, then reads
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.size:
+            cls.params = (IMPLEMENTATIONS, list(speed.DTYPES), [cls.size], list(speed.DEVICES))
+            cls.number = speed.CALLS_PER_SAMPLE[cls.size]
+            cls.skip_params = speed.skipped_cases(cls.params, cls.direction)
+
+    def _kernels(self, impl, dtype, size, device):
+        try:
+            return speed.prepare(impl, dtype, size, device, self.direction)
+        except NotImplementedError as error:  # found only on import: asv records a skip
+            print(f"asv: skipped: {error}")
+            raise SkipNotImplemented(str(error)) from None
+
+    def time_selu(self, impl, dtype, size, device):
+        self._kernels(impl, dtype, size, device).selu()
 
     def teardown(self, impl, dtype, size, device):
         # In the benchmark's own process, which asv ends with os._exit (no atexit handlers).
         speed.at_exit()
-
-    def time_selu(self, impl, dtype, size, device):
-        self.kernels.selu()
 
     def _side_by_side(self, *case):
         """One measurement per case and fork server: the first track_ benchmark of the case
@@ -81,10 +104,11 @@ class _Selu:
         name = "-".join(map(str, (self.direction, *case))).replace("/", "_") + ".json"
         if shared and (Path(shared) / name).exists():
             return speed.SideBySide(**json.loads((Path(shared) / name).read_text()))
+        kernels = self._kernels(*case)
         if QUICK:
-            measured = speed.side_by_side(self.kernels, rounds=1, sample_time=0)
+            measured = speed.side_by_side(kernels, rounds=1, sample_time=0)
         else:
-            measured = speed.side_by_side(self.kernels)
+            measured = speed.side_by_side(kernels)
         if shared:
             write_atomic(Path(shared) / name, json.dumps(dataclasses.asdict(measured)))
         return measured
@@ -101,13 +125,45 @@ class _Selu:
     track_fraction_of_scale.unit = "fraction of scale y=2x"
 
 
-class Forward(_Selu):
+class _Forward(_Selu):
     """selu(x)."""
 
     direction = "forward"
 
 
-class Backward(_Selu):
+class _Backward(_Selu):
     """selu(x) and g·selu'(x), through the framework's autodiff (a training step)."""
 
     direction = "backward"
+
+
+class Forward12(_Forward):
+    size = 1 << 12
+
+
+class Forward16(_Forward):
+    size = 1 << 16
+
+
+class Forward20(_Forward):
+    size = 1 << 20
+
+
+class Forward24(_Forward):
+    size = 1 << 24
+
+
+class Backward12(_Backward):
+    size = 1 << 12
+
+
+class Backward16(_Backward):
+    size = 1 << 16
+
+
+class Backward20(_Backward):
+    size = 1 << 20
+
+
+class Backward24(_Backward):
+    size = 1 << 24

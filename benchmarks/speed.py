@@ -46,6 +46,16 @@ DTYPES = {
 TRAFFIC = {"forward": 2, "backward": 4}
 NEGATIVE_SHARE = 0.5  # only x <= 0 computes an exponential
 SEED = 0
+# Calls timed together in one asv sample, per size (asv's `number`, one class per size in
+# bench_selu): a sample of one call at 2^12 is the latency of a call and its wait, a few
+# microseconds that one interrupt doubles; 128 of them take about 1 to 10 ms here, as do 16
+# at 2^16 and 4 at 2^20. At 2^24 one call takes 10 ms to 1 s.
+CALLS_PER_SAMPLE = {1 << 12: 128, 1 << 16: 16, 1 << 20: 4, 1 << 24: 1}
+# Intra-op threads of every framework in the benchmarks (SELU_BENCH_THREADS; recorded
+# beside the results). One by default: on a small shared machine a second thread waits for
+# the core that the runner, the kernel and the neighbours share, and the bandwidth figure
+# (bench_bandwidth, numpy: one thread) is then that of the same single core.
+THREADS = int(os.environ.get("SELU_BENCH_THREADS", "1"))
 
 
 # Run by `remove_when_gone` in a process of its own: waits for a pid to end, then removes a
@@ -148,10 +158,42 @@ def _framework(spec: Spec):
     return module
 
 
+def skipped_cases(params, direction: str) -> list[tuple]:
+    """The parameter combinations (impl, dtype, size, device) of `params` that cannot run
+    here, for asv's `skip_params`: decided without importing a framework."""
+    import itertools
+
+    return [
+        (impl, dtype, size, device)
+        for impl, dtype, size, device in itertools.product(*params)
+        if skip_reason(BY_ID[impl], dtype, device, direction) is not None
+    ]
+
+
+def skip_reasons(direction: str, params) -> dict[str, str]:
+    """{case: reason} of `skipped_cases`, to keep beside asv's results (asv records a
+    skipped parameter combination without its reason)."""
+    return {
+        repr(case): skip_reason(BY_ID[case[0]], case[1], case[3], direction)
+        for case in skipped_cases(params, direction)
+    }
+
+
+_current: list = []  # the Kernels that `prepare` built last in this process
+
+
+def clock() -> float:
+    """The clock of the case this process prepared last (it waits for the case's output on
+    its device, then reads time.perf_counter), or time.perf_counter before any: the timer of
+    asv's time_ benchmarks, which have no setup to hand theirs over."""
+    return _current[-1].clock() if _current else time.perf_counter()
+
+
 @functools.cache
 def prepare(impl: str, dtype: str, size: int, device: str, direction: str):
-    """The warmed `Kernels` of one case (built once per process); NotImplementedError with
-    the reason where the case cannot run here."""
+    """The warmed `Kernels` of one case (built once per process, the framework at
+    `THREADS` intra-op threads); NotImplementedError with the reason where the case cannot
+    run here."""
     spec = BY_ID[impl]
     if (reason := skip_reason(spec, dtype, device, direction)) is not None:
         raise NotImplementedError(reason)
@@ -162,12 +204,17 @@ def prepare(impl: str, dtype: str, size: int, device: str, direction: str):
         raise NotImplementedError(f"{impl}: {error}") from None
     if device not in devices:
         raise NotImplementedError(f"{impl} has no device {device!r} here")
+    try:
+        module.set_threads(THREADS)
+    except RuntimeError:  # TensorFlow, once started: its pools read THREADS's environment
+        pass
     x, g = inputs(dtype, size)
     kernels = module.kernels(spec.variant, direction, device, x, g)
     for _ in range(2):  # compiles (first call), then allocator and caches
         kernels.selu()
         kernels.scale()
     kernels.clock()
+    _current.append(kernels)
     return kernels
 
 
@@ -229,7 +276,19 @@ def environment() -> dict:
     devices = {"cpu": f"{cpu_name()} ({os.cpu_count()} logical CPUs)"}
     if _has_nvidia_gpu():
         devices.update(_gpu_names())
-    return {"python": sys.version.split()[0], "frameworks": frameworks, "devices": devices}
+    return {
+        "python": sys.version.split()[0],
+        "frameworks": frameworks,
+        "devices": devices,
+        "threads": THREADS,
+        "skipped": _all_skip_reasons(),
+    }
+
+
+def _all_skip_reasons() -> dict[str, dict[str, str]]:
+    """{direction: {case: reason}} over every size, device and dtype of bench_selu."""
+    params = (list(BY_ID), list(DTYPES), list(CALLS_PER_SAMPLE), list(DEVICES))
+    return {direction: skip_reasons(direction, params) for direction in DIRECTIONS}
 
 
 def at_exit() -> None:

@@ -108,26 +108,59 @@ def test_bandwidth_counts_the_traffic_of_each_direction():
 
 def test_the_asv_benchmark_times_with_the_device_clock(monkeypatch):
     sys.path.insert(0, str(CHECKOUT))
-    from benchmarks.bench_selu import Backward, Forward
+    from benchmarks.bench_selu import Backward12, Forward12
 
     monkeypatch.delenv("SELU_BENCH_SHARED", raising=False)  # outside asv: no sharing
     case = ("numpy/reference", "float32", 4096, "cpu")
-    for cls in (Forward, Backward):
+    for cls in (Forward12, Backward12):
         bench = cls()
-        bench.setup(*case)
-        assert bench.timer == bench.kernels.clock
+        bench.time_selu(*case)  # builds the case: the clock is now its clock
+        assert bench.timer is speed.clock
+        assert speed._current[-1] is speed.prepare(*case, cls.direction)
         assert 0 < bench.track_fraction_of_scale(*case)
         assert bench.track_gbps(*case) > 0
 
 
+def test_no_selu_benchmark_has_a_setup_and_each_batches_its_calls():
+    """With a setup, asv_runner 0.3.2 times every call of a sample on its own (asv#966):
+    the benchmarks build their case in the first call instead, and `number` batches."""
+    sys.path.insert(0, str(CHECKOUT))
+    from benchmarks import bench_selu
+
+    classes = [c for n, c in vars(bench_selu).items() if n[:1] != "_" and hasattr(c, "size")]
+    assert sorted(c.size for c in classes) == sorted(2 * list(speed.CALLS_PER_SAMPLE))
+    for cls in classes:
+        assert not [name for name in dir(cls) if name.lower() == "setup"], cls
+        assert cls.number == speed.CALLS_PER_SAMPLE[cls.size] and cls.params[2] == [cls.size]
+
+
+def test_skipped_cases_are_exactly_those_with_a_reason(monkeypatch):
+    monkeypatch.setattr(speed, "_has_nvidia_gpu", lambda: False)
+    params = (["onnxruntime/selu", "torch/functional"], ["float32", "bfloat16"], [4096], ["cpu"])
+    skipped = speed.skipped_cases(params, "backward")
+    # onnxruntime has no derivative; torch/functional runs both dtypes, where installed.
+    assert ("onnxruntime/selu", "float32", 4096, "cpu") in skipped
+    torch_runs = BY_ID["torch/functional"].unavailable() is None
+    assert (("torch/functional", "float32", 4096, "cpu") in skipped) is not torch_runs
+    reasons = speed.skip_reasons("backward", params)
+    assert set(reasons) == {repr(c) for c in skipped}
+    assert "forward only" in reasons[repr(("onnxruntime/selu", "float32", 4096, "cpu"))]
+
+
+def test_the_streaming_kernel_reports_a_bandwidth():
+    from benchmarks import bandwidth
+
+    gbps = bandwidth.stream_gbps(1 << 20, passes=3)
+    assert 0.1 < gbps < 10_000
+
+
 def test_the_two_track_benchmarks_of_a_case_share_one_measurement(monkeypatch, tmp_path):
     sys.path.insert(0, str(CHECKOUT))
-    from benchmarks.bench_selu import Forward
+    from benchmarks.bench_selu import Forward12
 
     monkeypatch.setenv("SELU_BENCH_SHARED", str(tmp_path))
     case = ("numpy/reference", "float32", 4096, "cpu")
-    bench = Forward()
-    bench.setup(*case)
+    bench = Forward12()
     fraction = bench.track_fraction_of_scale(*case)
     (stored,) = tmp_path.iterdir()
     assert stored.name == "forward-numpy_reference-float32-4096-cpu.json"
@@ -184,12 +217,19 @@ def _asv_results(tmp_path, factor=1.0):
     ):
         benchmark = {"name": f"bench_selu.Forward.{name}", "params": params, "version": "1"}
         samples = [[v, v] if name == "time_selu" and v == v and v else None for v in values]
+        if samples[0]:  # the 2^12 case: quartiles 20 % of the median apart, too noisy
+            samples[0] = [0.8 * values[0], values[0], 1.2 * values[0]]
         numbers = [1 if s else None for s in samples]
         results.add_result(
             benchmark,
             BenchmarkResult(values, samples, numbers, 0, "", None),
             started_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
         )
+    results.add_result(  # the machine's streaming bandwidth, measured in the same run
+        {"name": asv_results.BANDWIDTH, "params": [], "version": "1"},
+        BenchmarkResult([10.0], [None], [None], 0, "", None),
+        started_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    )
     machine = tmp_path / "m"
     machine.mkdir(parents=True)
     (machine / "machine.json").write_text(json.dumps({"machine": "m", "version": 1}))
@@ -204,11 +244,18 @@ def test_load_results_reads_what_ran_and_leaves_out_what_did_not(tmp_path):
     assert set(rows) == {(4096, "cpu"), (16777216, "cpu")}
     assert rows[(16777216, "cpu")]["seconds"] == pytest.approx(0.05)
     assert rows[(16777216, "cpu")]["fraction"] == 0.5 and rows[(16777216, "cpu")]["gbps"] == 5.0
+    assert loaded["stream_gbps"] == 10.0 and rows[(16777216, "cpu")]["memory_fraction"] == 0.5
+    assert rows[(4096, "cpu")]["spread"] == pytest.approx(0.2)
+    assert asv_results.asv_name(rows[(4096, "cpu")]) == (
+        "bench_selu.Forward.time_selu('numpy/reference', 'float32', 4096, 'cpu')"
+    )
     table = asv_results.summary_markdown(loaded)
     assert "| impl | dtype | 2^12 | 2^24 |" in table
     assert (
-        "| numpy/reference | float32 | 200 µs · 0.3 GB/s · 0.05 | 50 ms · 5 GB/s · 0.50 |" in table
+        "| numpy/reference | float32 | 200 µs ±20% · 0.3 GB/s · 0.05 · 0.03 noisy "
+        "| 50 ms ±0% · 5 GB/s · 0.50 · 0.50 |" in table
     )
+    assert "1 of 2 cases too noisy to gate." in table and "(10 GB/s, bench_bandwidth)" in table
     assert "cuda" not in table
 
 

@@ -96,7 +96,19 @@ def _speed(asv: Path | None, machine: str | None) -> dict | None:
         if quick
         else ""
     )
-    return {**run, "tables": tables, "impls": impls, "float32": float32, "note": note}
+    from .gating import load as gating
+
+    settings = gating()
+    noisy = sum(settings.noisy(r["spread"]) for r in run["rows"])
+    return {
+        **run,
+        "tables": tables,
+        "impls": impls,
+        "float32": float32,
+        "note": note,
+        "gating": settings,
+        "noisy": noisy,
+    }
 
 
 def _read_pair(old: Path, new: Path) -> tuple[str, object, object]:
@@ -206,6 +218,7 @@ def context(inputs: Inputs) -> dict:
         "seconds": speed_results.seconds_text,
         "gbps": lambda v: "" if v is None else f"{v:.3g} GB/s",
         "fraction": lambda v: "" if v is None else f"{v:.2f}",
+        "spread": speed_results.spread_text,
     }
 
 

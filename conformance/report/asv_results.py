@@ -13,8 +13,10 @@ from pathlib import Path
 
 from ..axes import DEVICES
 
+# bench_selu's classes: a direction and a size each (Forward20: forward, 2^20 elements).
 BENCHMARKS = {"forward": "bench_selu.Forward", "backward": "bench_selu.Backward"}
 DIRECTIONS = tuple(BENCHMARKS)
+BANDWIDTH = "bench_bandwidth.Memory.track_stream_gbps"
 
 
 def load_results(results_dir: str | Path, machine: str, commit: str | None = None) -> dict:
@@ -40,42 +42,87 @@ def load_results_file(path: str | Path) -> dict:
 
 
 def rows(run, machine: str) -> dict:
-    """{commit, date, machine, rows}: a row {direction, impl, dtype, size, device, seconds,
-    q25, q75, gbps, fraction} per case that ran (skipped and failed ones are left out)."""
+    """{commit, date, machine, stream_gbps, rows}: a row {direction, impl, dtype, size,
+    device, seconds, q25, q75, spread, samples, gbps, fraction, memory_fraction, benchmark,
+    params} per case that ran (skipped and failed ones are left out). `spread` is the
+    interquartile range over the median (`benchmarks.gating.spread`); `memory_fraction`
+    the case's GB/s over the machine's streaming bandwidth (`stream_gbps`, from
+    bench_bandwidth in the same run; None where it did not run); `benchmark` and `params`
+    name the case as asv does (`asv_name`)."""
+    keys = run.get_all_result_keys()
+    stream = _stream_gbps(run, keys)
     found = []
     for direction, prefix in BENCHMARKS.items():
-        columns = {}  # benchmark name -> {parameter combination: value}
-        for name in ("time_selu", "track_gbps", "track_fraction_of_scale"):
-            key = f"{prefix}.{name}"
-            if key in run.get_all_result_keys():
-                params = run.get_result_params(key)
-                combinations = list(itertools.product(*params))
-                values = run.get_result_value(key, params)
-                stats = run.get_result_stats(key, params) or [None] * len(values)
-                columns[name] = dict(zip(combinations, values, strict=True))
-                columns[name + ".stats"] = dict(zip(combinations, stats, strict=True))
-        if "time_selu" not in columns:
+        classes = sorted({k.rsplit(".", 1)[0] for k in keys if k.startswith(prefix)})
+        for cls in classes:
+            found += _class_rows(run, keys, direction, cls, stream)
+    return {
+        "commit": run.commit_hash,
+        "date": run.date,
+        "machine": machine,
+        "stream_gbps": stream,
+        "rows": found,
+    }
+
+
+def _stream_gbps(run, keys) -> float | None:
+    if BANDWIDTH not in keys:
+        return None
+    (value,) = run.get_result_value(BANDWIDTH, run.get_result_params(BANDWIDTH))
+    return None if value is None or math.isnan(value) else value
+
+
+def _class_rows(run, keys, direction: str, cls: str, stream: float | None) -> list[dict]:
+    columns = {}  # benchmark name -> {parameter combination: value}
+    for name in ("time_selu", "track_gbps", "track_fraction_of_scale"):
+        key = f"{cls}.{name}"
+        if key in keys:
+            params = run.get_result_params(key)
+            combinations = list(itertools.product(*params))
+            values = run.get_result_value(key, params)
+            stats = run.get_result_stats(key, params) or [None] * len(values)
+            samples = run.get_result_samples(key, params) or [None] * len(values)
+            columns[name] = dict(zip(combinations, values, strict=True))
+            columns[name + ".stats"] = dict(zip(combinations, stats, strict=True))
+            columns[name + ".samples"] = dict(zip(combinations, samples, strict=True))
+    if "time_selu" not in columns:
+        return []
+    from .gating import spread
+
+    found = []
+    for combination, seconds in columns["time_selu"].items():
+        if seconds is None or math.isnan(seconds):
             continue
-        for combination, seconds in columns["time_selu"].items():
-            if seconds is None or math.isnan(seconds):
-                continue
-            impl, dtype, size, device = (ast.literal_eval(v) for v in combination)
-            stats = columns["time_selu.stats"][combination] or {}
-            found.append(
-                {
-                    "direction": direction,
-                    "impl": impl,
-                    "dtype": dtype,
-                    "size": size,
-                    "device": device,
-                    "seconds": seconds,
-                    "q25": stats.get("q_25"),
-                    "q75": stats.get("q_75"),
-                    "gbps": _value(columns, "track_gbps", combination),
-                    "fraction": _value(columns, "track_fraction_of_scale", combination),
-                }
-            )
-    return {"commit": run.commit_hash, "date": run.date, "machine": machine, "rows": found}
+        impl, dtype, size, device = (ast.literal_eval(v) for v in combination)
+        stats = columns["time_selu.stats"][combination] or {}
+        samples = columns["time_selu.samples"][combination]
+        gbps = _value(columns, "track_gbps", combination)
+        found.append(
+            {
+                "direction": direction,
+                "impl": impl,
+                "dtype": dtype,
+                "size": size,
+                "device": device,
+                "seconds": seconds,
+                "q25": stats.get("q_25"),
+                "q75": stats.get("q_75"),
+                "spread": spread(seconds, stats.get("q_25"), stats.get("q_75")),
+                "samples": len(samples) if samples else stats.get("repeat"),
+                "gbps": gbps,
+                "fraction": _value(columns, "track_fraction_of_scale", combination),
+                "memory_fraction": gbps / stream if gbps is not None and stream else None,
+                "benchmark": f"{cls}.time_selu",
+                "params": list(combination),
+            }
+        )
+    return found
+
+
+def asv_name(row: dict) -> str:
+    """The case as asv compare names it: bench_selu.Forward20.time_selu('jax/nn',
+    'float32', 1048576, 'cpu')."""
+    return f"{row['benchmark']}({', '.join(row['params'])})"
 
 
 def agreement(first: dict, second: dict, min_size: int = 1 << 20) -> dict:
@@ -134,14 +181,24 @@ def tables(results: dict) -> list[dict]:
     return out
 
 
-def summary_markdown(results: dict) -> str:
+def summary_markdown(results: dict, settings=None) -> str:
     """One Markdown table per direction and device: a row per implementation and dtype, a
-    column per size, each cell "time · GB/s · fraction of the scale"."""
+    column per size, each cell "time ±spread · GB/s · fraction of the scale · fraction of
+    the memory bandwidth", and "noisy" where the case is too noisy to gate
+    (conformance/data/gating.toml)."""
+    from .gating import load
+
+    settings = settings or load()
+    stream = results.get("stream_gbps")
     lines = [
         f"asv results of {results['machine']}, commit {results['commit'][:8]}: per call, "
-        "median time · GB/s · fraction of the scale y=2x",
+        "median time ±(interquartile range / median) · GB/s · fraction of the scale y=2x · "
+        "fraction of the memory bandwidth "
+        + (f"({stream:.3g} GB/s, bench_bandwidth)" if stream else "(not measured in this run)")
+        + f"; noisy: spread over {settings.max_spread:.0%}, too noisy to gate",
         "",
     ]
+    noisy = 0
     for table in tables(results):
         sizes = table["sizes"]
         lines += [
@@ -151,19 +208,27 @@ def summary_markdown(results: dict) -> str:
             "| --- | --- |" + " ---: |" * len(sizes),
         ]
         for row in table["rows"]:
-            cells = " | ".join(_cell(c) for c in row["cells"])
+            cells = " | ".join(_cell(c, settings) for c in row["cells"])
+            noisy += sum(bool(c) and settings.noisy(c["spread"]) for c in row["cells"])
             lines.append(f"| {row['impl']} | {row['dtype']} | {cells} |")
         lines.append("")
+    lines.append(f"{noisy} of {len(results['rows'])} cases too noisy to gate.")
     return "\n".join(lines)
 
 
-def _cell(row: dict | None) -> str:
+def _cell(row: dict | None, settings) -> str:
     if row is None:
         return ""
-    parts = [seconds_text(row["seconds"])]
+    parts = [seconds_text(row["seconds"]) + spread_text(row["spread"])]
     parts.append("" if row["gbps"] is None else f"{row['gbps']:.3g} GB/s")
     parts.append("" if row["fraction"] is None else f"{row['fraction']:.2f}")
-    return " · ".join(parts)
+    parts.append("" if row["memory_fraction"] is None else f"{row['memory_fraction']:.2f}")
+    text = " · ".join(parts)
+    return text + " noisy" if settings.noisy(row["spread"]) else text
+
+
+def spread_text(value: float | None) -> str:
+    return "" if value is None else f" ±{value:.0%}"
 
 
 def seconds_text(value: float) -> str:
