@@ -132,13 +132,14 @@ bench: setup
 # asv's verdict on two revisions or environments (A, B: a revision or env:NAME), their runs
 # interleaved A B B A so that both share the machine's drift; asv compare --factor from
 # conformance/data/gating.toml, each flagged case checked against its spread
-# (.asv/compare/<A>-vs-<B>/: compare.txt, verdict.json). BENCH: asv -b patterns (default: the
-# cpu cases at 2^20 and 2^24 in float32 and float64).
+# (.asv/compare/<A>-vs-<B>/: compare.txt, verdict.json). BENCH: an asv -b pattern (default:
+# time_selu of the cpu cases at 2^20 and 2^24 in float32 and float64; the track_ figures
+# have no samples to test).
 A ?= HEAD
 B ?= HEAD
-BENCH ?= bench_selu\..*'(float32|float64)', (1048576|16777216), 'cpu'
+BENCH ?= bench_selu\.\w+\.time_selu\(.*'(float32|float64)', (1048576|16777216), 'cpu'\)
 bench-compare: setup
-	$(PY) -m benchmarks.compare $(A) $(B) -b "$(BENCH)" -b bench_bandwidth
+	$(PY) -m benchmarks.compare $(A) $(B) -b "$(BENCH)" $(if $(NAME),--name $(NAME))
 
 # asv check, and every benchmark once (at the smallest size, for every implementation,
 # dtype, device and direction), to prove they run. The figures of one call are saved

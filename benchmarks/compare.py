@@ -17,7 +17,8 @@ at the side's interpreter before each run), and where both sides would be the sa
 (A against itself, or two environments), the second gets a twin: a commit of the same tree
 whose parent is the first (kept under refs/bench-compare/).
 
-Everything goes under .asv/compare/NAME/ (default: the two sides' names): asv's results
+Everything goes under .asv/compare/NAME/ (default: the two sides' names; its results are
+cleared when a comparison starts): asv's results
 and configuration, asv compare's table (compare.txt) and the verdict (verdict.json):
 {a, b, factor, max_spread, cases, flagged: [...], noisy: [...], flagged_gateable}.
 Exit status: 0, or 1 when a gateable case got slower; 2 for a bad side or option.
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -221,6 +223,7 @@ def compare(
     machine = machine or os.uname().nodename
     name = name or re.sub(r"[^A-Za-z0-9._-]+", "_", f"{a_label}-vs-{b_label}")
     folder = COMPARE_DIR / name
+    shutil.rmtree(folder / "results", ignore_errors=True)  # a comparison starts afresh
     folder.mkdir(parents=True, exist_ok=True)
     a = resolve(a_label, folder)
     b = resolve(b_label, folder, taken=a.commit)
