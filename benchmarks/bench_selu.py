@@ -8,7 +8,8 @@ derivative or device) are skipped through asv's `skip_params`, decided before an
 framework is imported; their reasons are written beside the results (`make bench`,
 `benchmarks.speed environment`).
 
-One class per direction and size (`Forward20`: forward, 2^20 elements), because asv reads
+One class per direction and size (`Forward20`: forward, 2^20 elements; `ForwardInto20`: the
+same, written into an output made once, where the framework allows it), because asv reads
 `number` (the calls timed together in one sample) per class, and a call at 2^12 is 1000
 times shorter than one at 2^24 (`speed.CALLS_PER_SAMPLE`). Per case:
 
@@ -50,6 +51,7 @@ from conformance.registry import BY_ID
 from . import speed
 
 IMPLEMENTATIONS = list(BY_ID)
+REUSING = [i for i, spec in BY_ID.items() if speed.reuses_output(spec)]
 SIZES = list(speed.CALLS_PER_SAMPLE)
 QUICK = os.environ.get("SELU_BENCH_QUICK") == "1"
 
@@ -69,6 +71,7 @@ class _Selu:
 
     param_names = ["impl", "dtype", "size", "device"]
     direction = ""
+    output = "new"  # "into": the output made once and written into (ForwardInto)
     size = 0
     timeout = 300
     rounds = 2
@@ -79,13 +82,14 @@ class _Selu:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.size:
-            cls.params = (IMPLEMENTATIONS, list(speed.DTYPES), [cls.size], list(speed.DEVICES))
+            impls = IMPLEMENTATIONS if cls.output == "new" else REUSING
+            cls.params = (impls, list(speed.DTYPES), [cls.size], list(speed.DEVICES))
             cls.number = speed.CALLS_PER_SAMPLE[cls.size]
-            cls.skip_params = speed.skipped_cases(cls.params, cls.direction)
+            cls.skip_params = speed.skipped_cases(cls.params, cls.direction, cls.output)
 
     def _kernels(self, impl, dtype, size, device):
         try:
-            return speed.prepare(impl, dtype, size, device, self.direction)
+            return speed.prepare(impl, dtype, size, device, self.direction, self.output)
         except NotImplementedError as error:  # found only on import: asv records a skip
             print(f"asv: skipped: {error}")
             raise SkipNotImplemented(str(error)) from None
@@ -101,7 +105,8 @@ class _Selu:
         """One measurement per case and fork server: the first track_ benchmark of the case
         to run measures, the other reads it, so that GB/s and the fraction agree."""
         shared = os.environ.get("SELU_BENCH_SHARED")
-        name = "-".join(map(str, (self.direction, *case))).replace("/", "_") + ".json"
+        parts = (self.direction, *(["into"] if self.output == "into" else []), *case)
+        name = "-".join(map(str, parts)).replace("/", "_") + ".json"
         if shared and (Path(shared) / name).exists():
             return speed.SideBySide(**json.loads((Path(shared) / name).read_text()))
         kernels = self._kernels(*case)
@@ -131,6 +136,15 @@ class _Forward(_Selu):
     direction = "forward"
 
 
+class _ForwardInto(_Forward):
+    """selu(x) written into an output made once, where the framework lets a user reuse one
+    (numpy's out=, onnxruntime's IOBinding, jax's buffer donation; the adapter's
+    `output_reuse`), beside the out-of-place call of Forward: without a fresh output to
+    allocate and fault in at every call. The scale is timed the same way."""
+
+    output = "into"
+
+
 class _Backward(_Selu):
     """selu(x) and g·selu'(x), through the framework's autodiff (a training step)."""
 
@@ -150,6 +164,14 @@ class Forward20(_Forward):
 
 
 class Forward24(_Forward):
+    size = 1 << 24
+
+
+class ForwardInto20(_ForwardInto):
+    size = 1 << 20
+
+
+class ForwardInto24(_ForwardInto):
     size = 1 << 24
 
 

@@ -18,9 +18,10 @@ at the side's interpreter before each run), and where both sides would be the sa
 whose parent is the first (kept under refs/bench-compare/).
 
 Everything goes under .asv/compare/NAME/ (default: the two sides' names; its results are
-cleared when a comparison starts): asv's results
-and configuration, asv compare's table (compare.txt) and the verdict (verdict.json):
-{a, b, factor, max_spread, cases, flagged: [...], noisy: [...], flagged_gateable}.
+cleared when a comparison starts): asv's results and configuration, each side's results
+as they stood after each run (runs/N-SIDE.json), asv compare's table (compare.txt) and the
+verdict (verdict.json): {a, b, machine, factor, max_spread, cases, gateable, flagged:
+[{case, mark, noisy}], noisy, slower_gateable, faster_gateable, order}.
 Exit status: 0, or 1 when a gateable case got slower; 2 for a bad side or option.
 """
 
@@ -168,6 +169,14 @@ def run_side(side: Side, folder: Path, machine: str, benches: list[str], extra: 
     return subprocess.run(command, cwd=side.checkout).returncode
 
 
+def _keep_run(folder: Path, machine: str, side: Side, label: str) -> None:
+    """A copy of the side's results as they stand after one run (runs/LABEL.json): asv
+    merges the runs' samples, and these say which run each came from."""
+    for path in (folder / "results" / machine).glob(f"{side.commit[:8]}-*.json"):
+        (folder / "runs").mkdir(exist_ok=True)
+        shutil.copyfile(path, folder / "runs" / f"{label}.json")
+
+
 # asv compare's table rows: "| + | 1.2±0.01ms | 1.5±0.02ms | 1.25 | name(params) |"
 _ROW = re.compile(r"^\|\s*([+\-x!*]?)\s*\|.*\|\s*([~\d.n/a]+)\s*\|\s*(\S.*?)\s*\|$")
 
@@ -234,10 +243,11 @@ def compare(
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    for letter in order:
+    for number, letter in enumerate(order, 1):
         status = run_side(sides[letter], folder, machine, benches, list(extra))
         if status != 0:
             print(f"asv run of {sides[letter].label} ended with status {status}", file=sys.stderr)
+        _keep_run(folder, machine, sides[letter], f"{number}-{letter}")
     command = [ASV, "compare", "--config", str(_config(folder, a)), "--machine", machine]
     command += ["--factor", str(settings.factor), a.commit, b.commit]
     table = subprocess.run(command, cwd=CHECKOUT, capture_output=True, text=True, check=True)

@@ -51,6 +51,9 @@ SEED = 0
 # microseconds that one interrupt doubles; 128 of them take about 1 to 10 ms here, as do 16
 # at 2^16 and 4 at 2^20. At 2^24 one call takes 10 ms to 1 s.
 CALLS_PER_SAMPLE = {1 << 12: 128, 1 << 16: 16, 1 << 20: 4, 1 << 24: 1}
+# The sizes timed writing into an output made once too (bench_selu's ForwardInto classes):
+# those where a fresh output is allocated and faulted in from the OS at every call.
+INTO_SIZES = (1 << 20, 1 << 24)
 # Intra-op threads of every framework in the benchmarks (SELU_BENCH_THREADS; recorded
 # beside the results). One by default: on a small shared machine a second thread waits for
 # the core that the runner, the kernel and the neighbours share, and the bandwidth figure
@@ -131,8 +134,11 @@ def _has_nvidia_gpu() -> bool:
     return Path("/dev/nvidiactl").exists()
 
 
-def skip_reason(spec: Spec, dtype: str, device: str, direction: str) -> str | None:
-    """Why this case cannot run here (without importing anything), or None."""
+def skip_reason(
+    spec: Spec, dtype: str, device: str, direction: str, output: str = "new"
+) -> str | None:
+    """Why this case cannot run here (without importing anything), or None. `output`:
+    "new" (a new output at every call) or "into" (an output made once, written into)."""
     if (reason := spec.unavailable()) is not None:
         own = adapter_of(spec.framework).environment
         if own is not None:  # its own environment: make bench-matrix times it there
@@ -142,6 +148,8 @@ def skip_reason(spec: Spec, dtype: str, device: str, direction: str) -> str | No
         return f"{spec.id} does not support {dtype}"
     if direction == "backward" and not spec.gradient:
         return f"{spec.id} has no derivative (forward only)"
+    if output == "into" and (direction != "forward" or not reuses_output(spec)):
+        return f"{spec.id} writes a new output at every call only (in this suite)"
     if device == "cuda" and not _has_nvidia_gpu():
         return "no NVIDIA GPU on this machine (/dev/nvidiactl is missing)"
     if device not in spec.devices:
@@ -158,7 +166,13 @@ def _framework(spec: Spec):
     return module
 
 
-def skipped_cases(params, direction: str) -> list[tuple]:
+def reuses_output(spec: Spec) -> bool:
+    """Whether the implementation's forward call can write into an output made once (its
+    adapter's `output_reuse`; the module's `kernels_into`)."""
+    return spec.variant in adapter_of(spec.framework).output_reuse
+
+
+def skipped_cases(params, direction: str, output: str = "new") -> list[tuple]:
     """The parameter combinations (impl, dtype, size, device) of `params` that cannot run
     here, for asv's `skip_params`: decided without importing a framework."""
     import itertools
@@ -166,16 +180,16 @@ def skipped_cases(params, direction: str) -> list[tuple]:
     return [
         (impl, dtype, size, device)
         for impl, dtype, size, device in itertools.product(*params)
-        if skip_reason(BY_ID[impl], dtype, device, direction) is not None
+        if skip_reason(BY_ID[impl], dtype, device, direction, output) is not None
     ]
 
 
-def skip_reasons(direction: str, params) -> dict[str, str]:
+def skip_reasons(direction: str, params, output: str = "new") -> dict[str, str]:
     """{case: reason} of `skipped_cases`, to keep beside asv's results (asv records a
     skipped parameter combination without its reason)."""
     return {
-        repr(case): skip_reason(BY_ID[case[0]], case[1], case[3], direction)
-        for case in skipped_cases(params, direction)
+        repr(case): skip_reason(BY_ID[case[0]], case[1], case[3], direction, output)
+        for case in skipped_cases(params, direction, output)
     }
 
 
@@ -190,12 +204,12 @@ def clock() -> float:
 
 
 @functools.cache
-def prepare(impl: str, dtype: str, size: int, device: str, direction: str):
+def prepare(impl: str, dtype: str, size: int, device: str, direction: str, output: str = "new"):
     """The warmed `Kernels` of one case (built once per process, the framework at
-    `THREADS` intra-op threads); NotImplementedError with the reason where the case cannot
-    run here."""
+    `THREADS` intra-op threads; `output` as in `skip_reason`); NotImplementedError with the
+    reason where the case cannot run here."""
     spec = BY_ID[impl]
-    if (reason := skip_reason(spec, dtype, device, direction)) is not None:
+    if (reason := skip_reason(spec, dtype, device, direction, output)) is not None:
         raise NotImplementedError(reason)
     try:
         module = _framework(spec)
@@ -209,7 +223,10 @@ def prepare(impl: str, dtype: str, size: int, device: str, direction: str):
     except RuntimeError:  # TensorFlow, once started: its pools read THREADS's environment
         pass
     x, g = inputs(dtype, size)
-    kernels = module.kernels(spec.variant, direction, device, x, g)
+    if output == "into":
+        kernels = module.kernels_into(spec.variant, device, x)
+    else:
+        kernels = module.kernels(spec.variant, direction, device, x, g)
     for _ in range(2):  # compiles (first call), then allocator and caches
         kernels.selu()
         kernels.scale()
@@ -286,9 +303,14 @@ def environment() -> dict:
 
 
 def _all_skip_reasons() -> dict[str, dict[str, str]]:
-    """{direction: {case: reason}} over every size, device and dtype of bench_selu."""
+    """{direction: {case: reason}} over every size, device and dtype of bench_selu (and
+    "forward into": the calls writing into an output made once)."""
     params = (list(BY_ID), list(DTYPES), list(CALLS_PER_SAMPLE), list(DEVICES))
-    return {direction: skip_reasons(direction, params) for direction in DIRECTIONS}
+    reasons = {direction: skip_reasons(direction, params) for direction in DIRECTIONS}
+    reusing = [impl for impl, spec in BY_ID.items() if reuses_output(spec)]
+    into = (reusing, list(DTYPES), list(INTO_SIZES), list(DEVICES))
+    reasons["forward into"] = skip_reasons("forward", into, "into")
+    return reasons
 
 
 def at_exit() -> None:

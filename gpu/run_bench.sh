@@ -19,7 +19,7 @@ fi
 commit=$(git rev-parse HEAD)
 python3 -m asv machine --yes --machine "$machine" >/dev/null
 timeout "${LIMIT:-540}" python3 -m asv run --environment "existing:$(command -v python3)" \
-  --machine "$machine" --set-commit-hash "$commit" \
+  --machine "$machine" --set-commit-hash "$commit" --record-samples -b bench_bandwidth \
   -b "bench_selu\..*'(torch|jax)/[a-z]+', '[a-z0-9]+', [0-9]+, 'cuda'\)" \
   > "$out/bench-cuda.log" 2>&1
 echo "asv: exit $? ($(grep -c ' failed' "$out/bench-cuda.log") failed)" | tee -a "$out/bench-gpu.txt"

@@ -6,7 +6,9 @@ call of `benchmarks.speed` computes what it claims, on a small array.
 For every dtype and direction of each implementation, on the CPU: selu() gives, bit for
 bit, the output of the conformance adapter's `build` (the function the gate checks) on the
 same input; its backward gives that value and g·selu'(x) (within 4 ulp: autodiff may round
-the product differently); scale() gives 2x (and 2g) exactly. Prints one line per case and
+the product differently); scale() gives 2x (and 2g) exactly; where the implementation
+writes into an output made once (`kernels_into`), that output is the same, and the same
+buffer at every call. Prints one line per case and
 exits 1 at the first wrong one.
 """
 
@@ -86,6 +88,37 @@ def check(impl: str, dtype: str, direction: str) -> str | None:
     return None
 
 
+def address(value) -> int:
+    """Where an output's data lives: the same address after each call means the call
+    wrote into the same buffer."""
+    if hasattr(value, "unsafe_buffer_pointer"):  # jax
+        return value.unsafe_buffer_pointer()
+    return np.asarray(value).__array_interface__["data"][0]
+
+
+def check_into(impl: str, dtype: str) -> str | None:
+    """The forward written into an output made once (`kernels_into`): the adapter's
+    forward bit for bit, and 2x, each call into the buffer of the one before."""
+    spec = BY_ID[impl]
+    kernels = speed.prepare(impl, dtype, SIZE, "cpu", "forward", "into")
+    module = sys.modules[f"conformance.frameworks.{spec.module}"]
+    x, _ = speed.inputs(dtype, SIZE)
+    for call, expected in (
+        (kernels.selu, module.build(spec.variant, "forward", "cpu")(x)),
+        (kernels.scale, x * 2),
+    ):
+        call()
+        kernels.clock()
+        first = address(kernels.output)
+        call()
+        kernels.clock()
+        if address(kernels.output) != first:
+            return "a call wrote its output into a new buffer"
+        if not np.array_equal(bits(as_numpy(kernels.output)), bits(expected)):
+            return "the output written into differs from the adapter's forward or 2x"
+    return None
+
+
 def main(impls: list[str]) -> int:
     for impl in impls:
         spec = BY_ID[impl]
@@ -93,6 +126,11 @@ def main(impls: list[str]) -> int:
             for direction in speed.DIRECTIONS if spec.gradient else ("forward",):
                 problem = check(impl, dtype, direction)
                 print(f"{impl} {dtype} {direction}: {problem or 'ok'}", flush=True)
+                if problem:
+                    return 1
+            if speed.reuses_output(spec):
+                problem = check_into(impl, dtype)
+                print(f"{impl} {dtype} forward into: {problem or 'ok'}", flush=True)
                 if problem:
                     return 1
     return 0

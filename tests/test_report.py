@@ -304,3 +304,17 @@ def test_the_speed_section_names_the_implementations_without_asv_results():
         {"impl": "paddle/functional", "environment": "paddle-3.3"},
         {"impl": "mine:selu", "environment": None},
     ]
+
+
+def test_the_speed_section_shows_the_bandwidth_fraction_and_the_noisy_cases(runs, tmp_path):
+    from test_speed import _asv_results  # asv's own Results: one noisy case, one steady
+
+    before, _ = runs
+    html, markdown = render(Inputs(results=[before], asv=_asv_results(tmp_path), machine="m"))
+    assert "as a fraction of this machine's memory bandwidth (10 GB/s" in html
+    assert '200 µs ±20% <span class="noisy">noisy</span>' in html
+    assert "0.05 · 0.03</span>" in html and "0.50 · 0.50</span>" in html  # scale · memory
+    assert "too noisy to gate</span>: 1 of 2 here" in html
+    assert "Fraction of the memory bandwidth (10 GB/s, `bench_bandwidth`), float32:" in markdown
+    assert "| numpy/reference | 0.03 noisy | 0.50 |" in markdown
+    assert "Too noisy to gate (spread over 15 %): 1 of 2 cases." in markdown

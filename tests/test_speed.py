@@ -116,7 +116,7 @@ def test_the_asv_benchmark_times_with_the_device_clock(monkeypatch):
         bench = cls()
         bench.time_selu(*case)  # builds the case: the clock is now its clock
         assert bench.timer is speed.clock
-        assert speed._current[-1] is speed.prepare(*case, cls.direction)
+        assert speed._current[-1] is speed.prepare(*case, cls.direction, cls.output)
         assert 0 < bench.track_fraction_of_scale(*case)
         assert bench.track_gbps(*case) > 0
 
@@ -128,7 +128,9 @@ def test_no_selu_benchmark_has_a_setup_and_each_batches_its_calls():
     from benchmarks import bench_selu
 
     classes = [c for n, c in vars(bench_selu).items() if n[:1] != "_" and hasattr(c, "size")]
-    assert sorted(c.size for c in classes) == sorted(2 * list(speed.CALLS_PER_SAMPLE))
+    plain = [c for c in classes if c.output == "new"]
+    assert sorted(c.size for c in plain) == sorted(2 * list(speed.CALLS_PER_SAMPLE))
+    assert {c.size for c in classes if c.output == "into"} == set(speed.INTO_SIZES)
     for cls in classes:
         assert not [name for name in dir(cls) if name.lower() == "setup"], cls
         assert cls.number == speed.CALLS_PER_SAMPLE[cls.size] and cls.params[2] == [cls.size]
@@ -196,6 +198,7 @@ def test_timed_calls_compute_selu_and_the_scale(group):
     )
     assert probe.returncode == 0, probe.stdout[-2000:] + probe.stderr[-2000:]
     cases = sum(len(BY_ID[i].dtypes) * len(BY_ID[i].quantities) for i in impls)
+    cases += sum(len(BY_ID[i].dtypes) for i in impls if speed.reuses_output(BY_ID[i]))
     assert probe.stdout.count(": ok") == cases
 
 
@@ -265,9 +268,16 @@ def test_agreement_of_two_runs_compares_the_large_sizes(tmp_path):
     files = [next((d / "m").glob("0123*.json")) for d in (first, second)]
     differences = asv_results.agreement(*(asv_results.load_results_file(f) for f in files))
     assert [v for v, _ in differences["seconds"]] == [pytest.approx(0.04)]  # 2^24 only
-    assert differences["seconds"][0][1] == ("forward", "numpy/reference", "float32", 1 << 24, "cpu")
+    assert differences["seconds"][0][1] == (
+        "forward",
+        "new",
+        "numpy/reference",
+        "float32",
+        1 << 24,
+        "cpu",
+    )
     table = asv_results.agreement_markdown(differences)
-    assert "| seconds | 1 | 4.00% | 4.00% | 4.00% (forward, numpy/reference" in table
+    assert "| seconds | 1 | 4.00% | 4.00% | 4.00% (forward, new, numpy/reference" in table
     assert table.splitlines()[2].endswith("| 0 |")  # none over 5 %
 
 

@@ -19,6 +19,10 @@ benchmark processes):
                                           one line of Python that reproduces one value
     kernels(variant, direction, device, x, g) -> Kernels
                                           SELU and the scale y = 2x, for timing
+    kernels_into(variant, device, x) -> Kernels
+                                          where the adapter's `output_reuse` names the
+                                          variant: the forward SELU and scale, each
+                                          writing into an output made once
     select(variant) -> None               optional: prepare this process for `variant`
                                           before its first call (Keras's backend)
     cpu_capability() -> str               optional: the CPU instruction set its kernels
@@ -183,6 +187,10 @@ class Adapter:
     warm_imports: tuple[str, ...] = ()  # modules a benchmark process imports ahead
     order: int = 100  # position in listings and runs (the registry's order)
     gate: GatePart = GatePart.MAIN  # the gate target that checks its variants
+    # variants whose forward call can write into an output made once (numpy's out=,
+    # onnxruntime's IOBinding, jax's buffer donation): the module's `kernels_into` times
+    # them so, beside the out-of-place `kernels` (bench_selu's ForwardInto classes)
+    output_reuse: tuple[str, ...] = ()
 
     def variant(self, name: str) -> Variant:
         return next(v for v in self.variants if v.name == name)

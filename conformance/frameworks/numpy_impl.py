@@ -24,6 +24,7 @@ ADAPTER = Adapter(
     module="numpy_impl",
     packages=("numpy",),
     order=0,
+    output_reuse=("reference",),
     variants=(
         Variant(
             "reference",
@@ -50,7 +51,7 @@ def set_threads(n: int) -> None:
     """numpy's elementwise loops are single-threaded already."""
 
 
-def _selu(quantity: str, x: np.ndarray) -> np.ndarray:
+def _selu(quantity: str, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if x.dtype.kind != "f" and x.dtype.name != "bfloat16":
         raise TypeError(f"selu is defined for floating-point arrays, not {x.dtype}")
     wide = np.longdouble if x.dtype == np.float64 else np.float64
@@ -65,7 +66,10 @@ def _selu(quantity: str, x: np.ndarray) -> np.ndarray:
             y = np.where(positive, lam * xw, lam_alpha * np.expm1(negative))
         else:
             y = np.where(positive, lam, lam_alpha * np.exp(negative))
-        return y.astype(x.dtype)
+        if out is None:
+            return y.astype(x.dtype)
+        np.copyto(out, y, casting="same_kind")  # rounds to out's dtype as astype does
+        return out
 
 
 def build(variant: str, quantity: str, device: str):
@@ -82,6 +86,14 @@ def kernels(variant: str, direction: str, device: str, x: np.ndarray, g: np.ndar
         lambda: (_selu("forward", x), g * _selu("gradient", x)),
         lambda: (np.multiply(x, 2), np.multiply(g, 2)),
     )
+
+
+def kernels_into(variant: str, device: str, x: np.ndarray) -> Kernels:
+    """The forward SELU and the scale writing into outputs made once (numpy's out=; the
+    reference's wider intermediates are still made at every call)."""
+    assert variant == "reference" and device == "cpu"
+    y, scaled = np.empty_like(x), np.empty_like(x)
+    return Kernels(lambda: _selu("forward", x, out=y), lambda: np.multiply(x, 2, out=scaled))
 
 
 def snippet(variant, quantity, dtype, device, x_hex) -> str:

@@ -42,12 +42,15 @@ def load_results_file(path: str | Path) -> dict:
 
 
 def rows(run, machine: str) -> dict:
-    """{commit, date, machine, stream_gbps, rows}: a row {direction, impl, dtype, size,
+    """{commit, date, machine, stream_gbps, rows}: a row {direction, output, impl, dtype, size,
     device, seconds, q25, q75, spread, samples, gbps, fraction, memory_fraction, benchmark,
-    params} per case that ran (skipped and failed ones are left out). `spread` is the
+    params} per case that ran (skipped and failed ones are left out). `output` is "new" (an
+    output allocated at every call) or "into" (ForwardInto: written into one made once).
+    `spread` is the
     interquartile range over the median (`benchmarks.gating.spread`); `memory_fraction`
     the case's GB/s over the machine's streaming bandwidth (`stream_gbps`, from
-    bench_bandwidth in the same run; None where it did not run); `benchmark` and `params`
+    bench_bandwidth in the same run; None where it did not run, and on a GPU, whose own
+    bandwidth is not measured); `benchmark` and `params`
     name the case as asv does (`asv_name`)."""
     keys = run.get_all_result_keys()
     stream = _stream_gbps(run, keys)
@@ -100,6 +103,7 @@ def _class_rows(run, keys, direction: str, cls: str, stream: float | None) -> li
         found.append(
             {
                 "direction": direction,
+                "output": "into" if cls.startswith(f"{BENCHMARKS[direction]}Into") else "new",
                 "impl": impl,
                 "dtype": dtype,
                 "size": size,
@@ -111,7 +115,10 @@ def _class_rows(run, keys, direction: str, cls: str, stream: float | None) -> li
                 "samples": len(samples) if samples else stats.get("repeat"),
                 "gbps": gbps,
                 "fraction": _value(columns, "track_fraction_of_scale", combination),
-                "memory_fraction": gbps / stream if gbps is not None and stream else None,
+                # the host's bandwidth: a GPU's is not measured (None on cuda)
+                "memory_fraction": (
+                    gbps / stream if gbps is not None and stream and device == "cpu" else None
+                ),
                 "benchmark": f"{cls}.time_selu",
                 "params": list(combination),
             }
@@ -128,7 +135,7 @@ def asv_name(row: dict) -> str:
 def agreement(first: dict, second: dict, min_size: int = 1 << 20) -> dict:
     """How far two runs' medians are apart, per case of at least `min_size` elements in
     both: |t2 - t1| / t1 for time_selu, and likewise for GB/s and the fraction."""
-    key = lambda r: (r["direction"], r["impl"], r["dtype"], r["size"], r["device"])  # noqa: E731
+    key = case_key
     before = {key(r): r for r in first["rows"] if r["size"] >= min_size}
     differences = {"seconds": [], "gbps": [], "fraction": []}
     for row in second["rows"]:
@@ -141,44 +148,58 @@ def agreement(first: dict, second: dict, min_size: int = 1 << 20) -> dict:
     return {name: sorted(values, reverse=True) for name, values in differences.items()}
 
 
+def case_key(row: dict) -> tuple:
+    """(direction, output, impl, dtype, size, device): what names a case across runs."""
+    return (
+        row["direction"],
+        row.get("output", "new"),
+        row["impl"],
+        row["dtype"],
+        row["size"],
+        row["device"],
+    )
+
+
 def _value(columns: dict, name: str, combination: tuple):
     value = columns.get(name, {}).get(combination)
     return None if value is None or math.isnan(value) else value
 
 
 def tables(results: dict) -> list[dict]:
-    """The results pivoted for reading: one table per direction and device, a row per
-    implementation and dtype, a column per size. [{"title", "direction", "device",
-    "sizes", "rows": [{"impl", "dtype", "cells": [row | None per size]}]}]"""
+    """The results pivoted for reading: one table per direction (and output) and device, a
+    row per implementation and dtype, a column per size. [{"title", "direction", "output",
+    "device", "sizes", "rows": [{"impl", "dtype", "cells": [row | None per size]}]}]"""
     out = []
     for direction in DIRECTIONS:
-        for device in DEVICES:
-            cases = [
-                r for r in results["rows"] if (r["direction"], r["device"]) == (direction, device)
-            ]
-            if not cases:
-                continue
-            sizes = sorted({r["size"] for r in cases})
-            cells = {(r["impl"], r["dtype"], r["size"]): r for r in cases}
-            rows = [
-                {
-                    "impl": impl,
-                    "dtype": dtype,
-                    "cells": [cells.get((impl, dtype, n)) for n in sizes],
-                }
-                for impl, dtype in dict.fromkeys((r["impl"], r["dtype"]) for r in cases)
-            ]
-            title = f"{direction}, {device}"
-            out.append(
-                {
-                    "title": title,
-                    "direction": direction,
-                    "device": device,
-                    "sizes": sizes,
-                    "rows": rows,
-                }
-            )
+        for output in ("new", "into"):
+            for device in DEVICES:
+                cases = [
+                    r
+                    for r in results["rows"]
+                    if (r["direction"], r.get("output", "new"), r["device"])
+                    == (direction, output, device)
+                ]
+                if cases:
+                    out.append(_table(cases, direction, output, device))
     return out
+
+
+def _table(cases: list[dict], direction: str, output: str, device: str) -> dict:
+    sizes = sorted({r["size"] for r in cases})
+    cells = {(r["impl"], r["dtype"], r["size"]): r for r in cases}
+    rows = [
+        {"impl": impl, "dtype": dtype, "cells": [cells.get((impl, dtype, n)) for n in sizes]}
+        for impl, dtype in dict.fromkeys((r["impl"], r["dtype"]) for r in cases)
+    ]
+    label = direction if output == "new" else f"{direction} into an output made once"
+    return {
+        "title": f"{label}, {device}",
+        "direction": direction,
+        "output": output,
+        "device": device,
+        "sizes": sizes,
+        "rows": rows,
+    }
 
 
 def summary_markdown(results: dict, settings=None) -> str:

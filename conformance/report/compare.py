@@ -10,6 +10,7 @@ by more than `SPEED_THRESHOLD`.
 
 from __future__ import annotations
 
+from . import asv_results
 from .model import QUANTITY_NAMES, RECORD_KEYS, VERDICTS
 
 SPEED_THRESHOLD = 0.10  # this machine's runs repeat within a few per cent (README, Speed)
@@ -115,7 +116,7 @@ def speed(old: dict, new: dict, threshold: float = SPEED_THRESHOLD) -> list[dict
         if abs(ratio - 1) > threshold:
             out.append(
                 {
-                    "what": " ".join(map(str, _speed_key(row))),
+                    "what": " ".join(str(p) for p in _speed_key(row) if p != "new"),
                     "old": was["seconds"],
                     "new": row["seconds"],
                     "ratio": ratio,
@@ -125,4 +126,4 @@ def speed(old: dict, new: dict, threshold: float = SPEED_THRESHOLD) -> list[dict
 
 
 def _speed_key(row: dict) -> tuple:
-    return (row["direction"], row["impl"], row["dtype"], row["size"], row["device"])
+    return asv_results.case_key(row)
