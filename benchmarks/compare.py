@@ -37,6 +37,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from asv.util import UserError
+
 from conformance.io import write_atomic
 from conformance.report import gating
 
@@ -227,6 +229,7 @@ def compare(
     name: str | None = None,
     machine: str | None = None,
     extra: list[str] = (),
+    interleave: str = "case",
 ) -> dict:
     settings = gating.load()
     machine = machine or os.uname().nodename
@@ -243,11 +246,21 @@ def compare(
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    for number, letter in enumerate(order, 1):
-        status = run_side(sides[letter], folder, machine, benches, list(extra))
-        if status != 0:
-            print(f"asv run of {sides[letter].label} ended with status {status}", file=sys.stderr)
-        _keep_run(folder, machine, sides[letter], f"{number}-{letter}")
+    if interleave == "case":
+        from . import interleave as by_case
+
+        configs = {letter: _config(folder, side) for letter, side in sides.items()}
+        by_case.run(
+            sides, configs, machine, benches, order, log=lambda line: print(line, flush=True)
+        )
+    else:
+        for number, letter in enumerate(order, 1):
+            status = run_side(sides[letter], folder, machine, benches, list(extra))
+            if status != 0:
+                print(
+                    f"asv run of {sides[letter].label} ended with status {status}", file=sys.stderr
+                )
+            _keep_run(folder, machine, sides[letter], f"{number}-{letter}")
     command = [ASV, "compare", "--config", str(_config(folder, a)), "--machine", machine]
     command += ["--factor", str(settings.factor), a.commit, b.commit]
     table = subprocess.run(command, cwd=CHECKOUT, capture_output=True, text=True, check=True)
@@ -266,13 +279,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--order", default="ABBA", help="the runs, in order (default ABBA)")
     parser.add_argument("--name", help="the comparison's folder under .asv/compare")
     parser.add_argument("--machine")
+    parser.add_argument(
+        "--interleave",
+        choices=("case", "run"),
+        default="case",
+        help="case: each case's processes in --order, one case after another (default); "
+        "run: whole asv runs in --order",
+    )
     args = parser.parse_args(argv)
     if not args.order or set(args.order) - {"A", "B"} or not {"A", "B"} <= set(args.order):
         print("python -m benchmarks.compare: --order is a word of A and B, both", file=sys.stderr)
         return 2
     try:
-        result = compare(args.a, args.b, args.bench, args.order, args.name, args.machine)
-    except (SideError, ValueError) as error:
+        result = compare(
+            args.a,
+            args.b,
+            args.bench,
+            args.order,
+            args.name,
+            args.machine,
+            interleave=args.interleave,
+        )
+    except (SideError, ValueError, UserError) as error:
         print(f"python -m benchmarks.compare: {error}", file=sys.stderr)
         return 2
     print((COMPARE_DIR / (args.name or "") / "compare.txt").read_text() if args.name else "")
