@@ -221,6 +221,10 @@ def verdict(folder: Path, a: Side, b: Side, machine: str, table: str, settings) 
     }
 
 
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
 def compare(
     a_label: str,
     b_label: str,
@@ -255,7 +259,8 @@ def compare(
         )
     else:
         for number, letter in enumerate(order, 1):
-            status = run_side(sides[letter], folder, machine, benches, list(extra))
+            repeat = ["-a", f"repeat={tuple(settings.repeat)}"]
+            status = run_side(sides[letter], folder, machine, benches, [*extra, *repeat])
             if status != 0:
                 print(
                     f"asv run of {sides[letter].label} ended with status {status}", file=sys.stderr

@@ -59,10 +59,19 @@ def _runner(config_path: Path, python: Path, commit: str, machine: str, benches:
     return _Runner(conf, benchmarks, spawner, results, {})
 
 
-def run(sides: dict, configs: dict, machine: str, benches: list[str], order: str, log=print):
+def run(
+    sides: dict,
+    configs: dict,
+    machine: str,
+    benches: list[str],
+    order: str,
+    attributes: dict | None = None,
+    log=print,
+):
     """Run every selected case of side A, on each side in `order` (letters of `sides`),
     and save each side's results into its configuration's results_dir. `sides`: {letter:
-    Side}; `configs`: {letter: asv config path}. Returns {letter: number of processes}."""
+    Side}; `configs`: {letter: asv config path}; `attributes`: asv's -a (say, repeat).
+    Returns {letter: number of processes}."""
     from asv.runner import run_benchmark
 
     runners = {}
@@ -80,7 +89,9 @@ def run(sides: dict, configs: dict, machine: str, benches: list[str], order: str
                 if benchmark is None or idx >= _combinations(benchmark):
                     continue
                 started = datetime.datetime.now(datetime.UTC)
-                result = run_benchmark(benchmark, runner.spawner, False, selected_idx={idx})
+                result = run_benchmark(
+                    benchmark, runner.spawner, False, selected_idx={idx}, extra_params=attributes
+                )
                 _collect(runner, name, idx, result, started)
                 done[letter] += 1
         for runner in runners.values():
