@@ -155,7 +155,7 @@ bench-quick: setup
 	SELU_BENCH_QUICK=1 $(ASV) run $(ASV_ENV) --machine $(MACHINE)-quick \
 	  --set-commit-hash $(COMMIT) -a rounds=1 -a repeat=1 -a number=1 -a warmup_time=0 \
 	  -b "bench_selu\..*\('($$ids)', .*, 4096, '$(QUICK_DEVICES)" \
-	  $(if $(filter main,$(BENCH_PART)),-b bench_reference)
+	  $(if $(filter main,$(BENCH_PART)),-b bench_reference -b bench_bandwidth)
 
 # Every available implementation, forward and derivative: all 2^32 float32 inputs each,
 # and the float64 worst-case search. Resumable: run it again after an interruption.

@@ -2,24 +2,28 @@
 
 asv's verdict on two revisions or two environments, measured so that both share the
 machine's drift: asv's `existing` environment runs one interpreter at a time and cannot
-interleave rounds itself, so the runs alternate here, A B B A by default, each `asv run
---record-samples --append-samples` adding one round (`-a rounds=1`) of every selected
-benchmark to its side's results. Then `asv compare --factor F` (F from
+interleave rounds itself, so the comparison does. By default (`--interleave case`,
+benchmarks/interleave.py) each case runs in one process per letter of `--order` (A B B A)
+through asv's own runner before the next case starts; with `--interleave run`, whole runs
+alternate, each `asv run --record-samples --append-samples` adding one round (`-a
+rounds=1`) of every selected benchmark to its side's results. Either way asv samples as
+gating.toml's `repeat` says. Then `asv compare --factor F` (F from
 conformance/data/gating.toml) decides, with its Mann-Whitney test on the recorded samples, and
 each flagged case is checked against the spread of its samples on both sides: a case too
 noisy to gate (gating.toml's max_spread) is labelled so, not counted.
 
 A side is a git revision (a worktree of it under the comparison's folder, run with the
 suite's .venv) or `env:NAME`, an environment of conformance/data/environments.toml (the
-checked-out code in that interpreter). asv pairs results by commit and by interpreter, so
-every side runs through one wrapper script (`python` in the comparison's folder, pointed
-at the side's interpreter before each run), and where both sides would be the same commit
+checked-out code in that interpreter). asv pairs results by commit and by environment
+name, so both sides' results carry one name (`existing-compare` by case; by run, every
+side runs through one wrapper script, `python` in the comparison's folder, pointed at the
+side's interpreter before each run), and where both sides would be the same commit
 (A against itself, or two environments), the second gets a twin: a commit of the same tree
 whose parent is the first (kept under refs/bench-compare/).
 
 Everything goes under .asv/compare/NAME/ (default: the two sides' names; its results are
 cleared when a comparison starts): asv's results and configuration, each side's results
-as they stood after each run (runs/N-SIDE.json), asv compare's table (compare.txt) and the
+as they stood after each run (runs/N-SIDE.json, by run), asv compare's table (compare.txt) and the
 verdict (verdict.json): {a, b, machine, factor, max_spread, cases, gateable, flagged:
 [{case, mark, noisy}], noisy, slower_gateable, faster_gateable, order}.
 Exit status: 0, or 1 when a gateable case got slower; 2 for a bad side or option.
