@@ -6,8 +6,8 @@ interleave rounds itself, so the comparison does. By default (`--interleave case
 benchmarks/interleave.py) each case runs in one process per letter of `--order` (A B B A)
 through asv's own runner before the next case starts; with `--interleave run`, whole runs
 alternate, each `asv run --record-samples --append-samples` adding one round (`-a
-rounds=1`) of every selected benchmark to its side's results. Either way asv samples as
-gating.toml's `repeat` says. Then `asv compare --factor F` (F from
+rounds=1`) of every selected benchmark to its side's results. Either way each process
+samples as the benchmark class says. Then `asv compare --factor F` (F from
 conformance/data/gating.toml) decides, with its Mann-Whitney test on the recorded samples, and
 each flagged case is checked against the spread of its samples on both sides: a case too
 noisy to gate (gating.toml's max_spread) is labelled so, not counted.
@@ -161,14 +161,14 @@ def _point_wrapper(wrapper: Path, python: Path) -> None:
     wrapper.chmod(0o755)
 
 
-def run_side(side: Side, folder: Path, machine: str, benches: list[str], extra: list[str]):
+def run_side(side: Side, folder: Path, machine: str, benches: list[str]):
     """One round of the selected benchmarks for `side`, appended to its results."""
     wrapper = folder / "python"
     _point_wrapper(wrapper, side.python)
     command = [ASV, "run", "--config", str(_config(folder, side))]
     command += ["--environment", f"existing:{wrapper}", "--machine", machine]
     command += ["--set-commit-hash", side.commit, "--record-samples", "--append-samples"]
-    command += ["-a", "rounds=1", *extra]
+    command += ["-a", "rounds=1"]
     for pattern in benches:
         command += ["-b", pattern]
     print(f"== {side.label} ({side.commit[:8]}): {' '.join(command)}", flush=True)
@@ -236,7 +236,6 @@ def compare(
     order: str = "ABBA",
     name: str | None = None,
     machine: str | None = None,
-    extra: list[str] = (),
     interleave: str = "case",
 ) -> dict:
     settings = gating.load()
@@ -258,13 +257,10 @@ def compare(
         from . import interleave as by_case
 
         configs = {letter: _config(folder, side) for letter, side in sides.items()}
-        by_case.run(
-            sides, configs, machine, benches, order, log=lambda line: print(line, flush=True)
-        )
+        by_case.run(sides, configs, machine, benches, order, log=_print)
     else:
         for number, letter in enumerate(order, 1):
-            repeat = ["-a", f"repeat={tuple(settings.repeat)}"]
-            status = run_side(sides[letter], folder, machine, benches, [*extra, *repeat])
+            status = run_side(sides[letter], folder, machine, benches)
             if status != 0:
                 print(
                     f"asv run of {sides[letter].label} ended with status {status}", file=sys.stderr

@@ -65,13 +65,11 @@ def run(
     machine: str,
     benches: list[str],
     order: str,
-    attributes: dict | None = None,
     log=print,
 ):
     """Run every selected case of side A, on each side in `order` (letters of `sides`),
     and save each side's results into its configuration's results_dir. `sides`: {letter:
-    Side}; `configs`: {letter: asv config path}; `attributes`: asv's -a (say, repeat).
-    Returns {letter: number of processes}."""
+    Side}; `configs`: {letter: asv config path}. Returns {letter: number of processes}."""
     from asv.runner import run_benchmark
 
     runners = {}
@@ -89,9 +87,7 @@ def run(
                 if benchmark is None or idx >= _combinations(benchmark):
                     continue
                 started = datetime.datetime.now(datetime.UTC)
-                result = run_benchmark(
-                    benchmark, runner.spawner, False, selected_idx={idx}, extra_params=attributes
-                )
+                result = run_benchmark(benchmark, runner.spawner, False, selected_idx={idx})
                 _collect(runner, name, idx, result, started)
                 done[letter] += 1
         for runner in runners.values():

@@ -28,8 +28,6 @@ def test_asv_compare_marks_are_read_case_by_case():
 def test_the_gate_settings_are_read_and_a_bad_file_is_named(tmp_path):
     settings = gating.load()
     assert settings.factor <= 1.15 and settings.max_spread > 0
-    low, high, seconds = settings.repeat
-    assert 1 <= low <= high and seconds > 0
     assert settings.noisy(None) and settings.noisy(settings.max_spread * 1.01)
     assert not settings.noisy(settings.max_spread * 0.99)
     assert gating.spread(2.0, 1.9, 2.3) == pytest.approx(0.2)

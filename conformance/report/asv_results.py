@@ -47,7 +47,7 @@ def rows(run, machine: str) -> dict:
     params} per case that ran (skipped and failed ones are left out). `output` is "new" (an
     output allocated at every call) or "into" (ForwardInto: written into one made once).
     `spread` is the
-    interquartile range over the median (`benchmarks.gating.spread`); `memory_fraction`
+    interquartile range over the median (`gating.spread`); `memory_fraction`
     the case's GB/s over the machine's streaming bandwidth (`stream_gbps`, from
     bench_bandwidth in the same run; None where it did not run, and on a GPU, whose own
     bandwidth is not measured); `benchmark` and `params`
@@ -135,16 +135,15 @@ def asv_name(row: dict) -> str:
 def agreement(first: dict, second: dict, min_size: int = 1 << 20) -> dict:
     """How far two runs' medians are apart, per case of at least `min_size` elements in
     both: |t2 - t1| / t1 for time_selu, and likewise for GB/s and the fraction."""
-    key = case_key
-    before = {key(r): r for r in first["rows"] if r["size"] >= min_size}
+    before = {case_key(r): r for r in first["rows"] if r["size"] >= min_size}
     differences = {"seconds": [], "gbps": [], "fraction": []}
     for row in second["rows"]:
-        old = before.get(key(row))
+        old = before.get(case_key(row))
         if old is None:
             continue
         for name, values in differences.items():
             if old[name] and row[name] is not None:
-                values.append((abs(row[name] - old[name]) / old[name], key(row)))
+                values.append((abs(row[name] - old[name]) / old[name], case_key(row)))
     return {name: sorted(values, reverse=True) for name, values in differences.items()}
 
 

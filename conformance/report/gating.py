@@ -13,7 +13,6 @@ SETTINGS = Path(__file__).resolve().parent.parent / "data" / "gating.toml"
 class Gating:
     factor: float
     max_spread: float
-    repeat: tuple[int, int, float]  # asv's repeat in a comparison
 
     def noisy(self, spread: float | None) -> bool:
         """Whether a case with this spread (`spread`) is too noisy to gate; a case without
@@ -25,10 +24,7 @@ def load(path: str | Path = SETTINGS) -> Gating:
     """The settings; ValueError naming the file where it is not valid TOML or lacks a key."""
     try:
         data = tomllib.loads(Path(path).read_text())
-        low, high, seconds = data["repeat"]
-        return Gating(
-            float(data["factor"]), float(data["max_spread"]), (int(low), int(high), float(seconds))
-        )
+        return Gating(float(data["factor"]), float(data["max_spread"]))
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: {error}") from None
 
