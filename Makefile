@@ -27,8 +27,8 @@ help:
 	@echo "make lint    ruff"
 	@echo "make bench   asv: every implementation's speed, forward and backward, against the"
 	@echo "             scale y=2x (.asv/results, versions in .asv/environments, site .asv/html)"
-	@echo "make bench-compare A=REV B=REV   asv compare of two revisions (or env:NAME), their"
-	@echo "             runs interleaved A B B A; too-noisy cases labelled (.asv/compare/)"
+	@echo "make bench-compare A=REV B=REV   asv compare of two revisions (or env:NAME), each"
+	@echo "             case interleaved A B B A B A A B; too-noisy ones labelled (.asv/compare/)"
 	@echo "make bench-quick   asv check, and every benchmark once (part of make test)"
 	@echo "make bench-reference   speed of the ground truth"
 	@echo "make bench-steadiness  how steady this machine's speed is, over 70 minutes: can two"
@@ -121,17 +121,20 @@ bench-steadiness: setup
 # The full asv run on this machine: results saved for the checked-out commit (a framework
 # upgrade is a commit to constraints.txt, so `asv compare A B` shows its effect), the
 # framework versions and device names beside them (asv's existing environment records
-# neither), then the HTML site (.asv/html; `asv preview` serves it).
+# neither), then the HTML site (.asv/html; `asv preview` serves it). A case that failed
+# fails the target, after the site and the summary are made.
 bench: setup
 	$(ASV) machine --yes --machine $(MACHINE) >/dev/null
-	$(ASV) run $(ASV_ENV) --machine $(MACHINE) --set-commit-hash $(COMMIT) --record-samples
-	$(PY) -m benchmarks.speed environment .asv/environments/$(MACHINE)/$(COMMIT).json
-	$(ASV) publish
-	$(PY) -m benchmarks.speed summary --machine $(MACHINE)
+	status=0; \
+	$(ASV) run $(ASV_ENV) --machine $(MACHINE) --set-commit-hash $(COMMIT) --record-samples \
+	  || status=$$?; \
+	$(PY) -m benchmarks.speed environment .asv/environments/$(MACHINE)/$(COMMIT).json && \
+	$(ASV) publish && \
+	$(PY) -m benchmarks.speed summary --machine $(MACHINE) && exit $$status
 
-# asv's verdict on two revisions or environments (A, B: a revision or env:NAME), their runs
-# interleaved A B B A so that both share the machine's drift; asv compare --factor from
-# conformance/data/gating.toml, each flagged case checked against its spread
+# asv's verdict on two revisions or environments (A, B: a revision or env:NAME), each case
+# in processes A B B A B A A B (gating.toml) so that both share the machine's drift; asv
+# compare --factor from conformance/data/gating.toml, each flagged case checked against its spread
 # (.asv/compare/<A>-vs-<B>/: compare.txt, verdict.json). BENCH: an asv -b pattern (default:
 # time_selu of the cpu cases at 2^20 and 2^24 in float32 and float64; the track_ figures
 # have no samples to test).

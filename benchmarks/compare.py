@@ -1,16 +1,17 @@
-"""python -m benchmarks.compare A B [--bench REGEX ...] [--order ABBA] [--name NAME]
+"""python -m benchmarks.compare A B [--bench REGEX ...] [--order ORDER] [--name NAME]
 
 asv's verdict on two revisions or two environments, measured so that both share the
 machine's drift: asv's `existing` environment runs one interpreter at a time and cannot
 interleave rounds itself, so the comparison does. By default (`--interleave case`,
-benchmarks/interleave.py) each case runs in one process per letter of `--order` (A B B A)
-through asv's own runner before the next case starts; with `--interleave run`, whole runs
+benchmarks/interleave.py) each case runs in one process per letter of `--order` (default:
+gating.toml's `order`, A B B A B A A B) through asv's own runner before the next case
+starts, each process taking gating.toml's `samples`; with `--interleave run`, whole runs
 alternate, each `asv run --record-samples --append-samples` adding one round (`-a
-rounds=1`) of every selected benchmark to its side's results. Either way each process
-samples as the benchmark class says. Then `asv compare --factor F` (F from
-conformance/data/gating.toml) decides, with its Mann-Whitney test on the recorded samples, and
-each flagged case is checked against the spread of its samples on both sides: a case too
-noisy to gate (gating.toml's max_spread) is labelled so, not counted.
+rounds=1`, the benchmark class's samples) of every selected benchmark to its side's
+results. Then `asv compare --factor F` (F from conformance/data/gating.toml) decides, with
+its Mann-Whitney test on the recorded samples, and each flagged case is checked against the
+spread of its samples on both sides: a case too noisy to gate (gating.toml's max_spread)
+is labelled so, not counted.
 
 A side is a git revision (a worktree of it under the comparison's folder, run with the
 suite's .venv) or `env:NAME`, an environment of conformance/data/environments.toml (the
@@ -25,7 +26,8 @@ Everything goes under .asv/compare/NAME/ (default: the two sides' names; its res
 cleared when a comparison starts): asv's results and configuration, each side's results
 as they stood after each run (runs/N-SIDE.json, by run), asv compare's table (compare.txt) and the
 verdict (verdict.json): {a, b, machine, factor, max_spread, cases, gateable, flagged:
-[{case, mark, noisy}], noisy, slower_gateable, faster_gateable, order}.
+[{case, mark, noisy}], noisy, slower_gateable, faster_gateable, order, samples (asv's repeat of each
+process, case by case; null by run)}.
 Exit status: 0, or 1 when a gateable case got slower; 2 for a bad side or option.
 """
 
@@ -233,12 +235,15 @@ def compare(
     a_label: str,
     b_label: str,
     benches: list[str],
-    order: str = "ABBA",
+    order: str | None = None,
     name: str | None = None,
     machine: str | None = None,
     interleave: str = "case",
 ) -> dict:
+    """Run the comparison of A and B (each case in `order`, default gating.toml's) and
+    return its verdict (also written to verdict.json)."""
     settings = gating.load()
+    order = gating.check_order(order or settings.order)
     machine = machine or os.uname().nodename
     name = name or re.sub(r"[^A-Za-z0-9._-]+", "_", f"{a_label}-vs-{b_label}")
     folder = COMPARE_DIR / name
@@ -257,7 +262,7 @@ def compare(
         from . import interleave as by_case
 
         configs = {letter: _config(folder, side) for letter, side in sides.items()}
-        by_case.run(sides, configs, machine, benches, order, log=_print)
+        by_case.run(sides, configs, machine, benches, order, settings.samples, log=_print)
     else:
         for number, letter in enumerate(order, 1):
             status = run_side(sides[letter], folder, machine, benches)
@@ -272,6 +277,7 @@ def compare(
     write_atomic(folder / "compare.txt", table.stdout)
     result = verdict(folder, a, b, machine, table.stdout, settings)
     result["order"] = order
+    result["samples"] = list(settings.samples) if interleave == "case" else None
     write_atomic(folder / "verdict.json", json.dumps(result, indent=1) + "\n")
     return result
 
@@ -281,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("a", help="a revision, or env:NAME")
     parser.add_argument("b", help="a revision, or env:NAME")
     parser.add_argument("--bench", "-b", action="append", default=[], help="asv's -b")
-    parser.add_argument("--order", default="ABBA", help="the runs, in order (default ABBA)")
+    parser.add_argument(
+        "--order", help="each case's processes (or the runs), in order (default: gating.toml's)"
+    )
     parser.add_argument("--name", help="the comparison's folder under .asv/compare")
     parser.add_argument("--machine")
     parser.add_argument(
@@ -292,9 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         "run: whole asv runs in --order",
     )
     args = parser.parse_args(argv)
-    if not args.order or set(args.order) - {"A", "B"} or not {"A", "B"} <= set(args.order):
-        print("python -m benchmarks.compare: --order is a word of A and B, both", file=sys.stderr)
-        return 2
+    if args.order is not None:
+        try:
+            gating.check_order(args.order)
+        except ValueError:
+            print(
+                "python -m benchmarks.compare: --order is a word of A and B, both", file=sys.stderr
+            )
+            return 2
     try:
         result = compare(
             args.a,

@@ -6,9 +6,12 @@ a case's A and B processes, and on a shared machine its speed moves by more than
 factor in minutes. Here each side keeps one asv fork server (`asv.runner.ForkServer`, the
 frameworks imported once), and every case (a benchmark and one parameter combination) runs
 in the order given, A B B A, one process each (`asv.runner.run_benchmark`), before the next
-case: a case's processes on both sides lie seconds apart. The samples of a side's
-processes are pooled, and each side's results are saved as asv saves them (`Results`,
-samples recorded) under one environment name, so that `asv compare` pairs them.
+case: a case's processes on both sides lie seconds apart. Each process takes the samples
+given (asv's `repeat`: min, max, seconds), fewer than a `make bench` process, so that
+more, shorter processes share the machine's slow and fast spells between the sides. The
+samples of a side's processes are pooled, and each side's results are saved as asv saves
+them (`Results`, samples recorded) under one environment name, so that `asv compare`
+pairs them.
 """
 
 from __future__ import annotations
@@ -65,14 +68,17 @@ def run(
     machine: str,
     benches: list[str],
     order: str,
+    samples: tuple[int, int, float] | None = None,
     log=print,
 ):
     """Run every selected case of side A, on each side in `order` (letters of `sides`),
-    and save each side's results into its configuration's results_dir. `sides`: {letter:
-    Side}; `configs`: {letter: asv config path}. Returns {letter: number of processes}."""
+    each process taking `samples` (asv's repeat; None: the benchmark class's), and save
+    each side's results into its configuration's results_dir. `sides`: {letter: Side};
+    `configs`: {letter: asv config path}. Returns {letter: number of processes}."""
     from asv.runner import run_benchmark
 
     runners = {}
+    extra = {"repeat": list(samples)} if samples else None
     try:
         for letter, side in sides.items():
             runners[letter] = _runner(configs[letter], side.python, side.commit, machine, benches)
@@ -87,7 +93,9 @@ def run(
                 if benchmark is None or idx >= _combinations(benchmark):
                     continue
                 started = datetime.datetime.now(datetime.UTC)
-                result = run_benchmark(benchmark, runner.spawner, False, selected_idx={idx})
+                result = run_benchmark(
+                    benchmark, runner.spawner, False, selected_idx={idx}, extra_params=extra
+                )
                 _collect(runner, name, idx, result, started)
                 done[letter] += 1
         for runner in runners.values():

@@ -4,9 +4,12 @@ Does the speed gate catch a real regression? This makes one: a commit on top of 
 (default HEAD) in which IMPL's timed SELU call does PERCENT % more work, inside the
 framework module's own `kernels` (conformance/frameworks/<module>.py), not in the
 benchmark files, so that the benchmarks are the same code on both sides. The extra work is
-a busy loop after each call, sized when the case is built: PERCENT % of the call's median
-time, counted in iterations of the loop rather than in seconds, so that a machine that
-runs slower for a while slows the call and the extra work alike. It suits the synchronous
+a busy loop after each call, sized when the case is built: PERCENT % of the call's time,
+counted in iterations of the loop rather than in seconds, so that a machine that runs
+slower for a while slows the call and the extra work alike. The call is timed as the
+benchmark times it, in batches of `speed.CALLS_PER_SAMPLE` calls for its size (a single
+call at 2^12 or 2^16 costs more than a batched one's share), alternating with the
+loop, so that both are measured in the same spells of the machine. It suits the synchronous
 frameworks (on an asynchronous one, jax or a GPU, the loop would overlap the call).
 
 Prints the commit's hash. With `--compare`, then runs `benchmarks.compare BASE COMMIT` on
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from conformance.registry import BY_ID
 
-from . import compare
+from . import compare, speed
 
 # Appended to the framework module of the commit with the slowdown: `kernels` wrapped.
 _INJECTED = """
@@ -49,18 +52,28 @@ def kernels(variant, direction, device, x, g):
             total += i
         return total
 
-    def seconds(call, repeat=31):
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            made.wait(call())
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+    number = {calls}.get(x.size, 1)  # the benchmark's calls per sample at this size
+
+    def per_call(number):
+        start = time.perf_counter()
+        for _ in range(number):
+            output = original()
+        made.wait(output)
+        return (time.perf_counter() - start) / number
+
+    def per_iteration(n=20_000):
+        start = time.perf_counter()
+        busy(n)
+        return (time.perf_counter() - start) / n
 
     original = made.selu_call
-    seconds(original, 5)  # warm
-    per_iteration = seconds(lambda: busy(20_000)) / 20_000
-    iterations = round({percent} / 100 * seconds(original) / per_iteration)
+    for _ in range(3):  # warm
+        per_call(number)
+    calls, loops = [], []
+    for _ in range(21):  # alternately: a batch of calls, then the loop
+        calls.append(per_call(number))
+        loops.append(per_iteration())
+    iterations = round({percent} / 100 * statistics.median(calls) / statistics.median(loops))
 
     def slowed():
         output = original()
@@ -79,7 +92,9 @@ def make_commit(impl: str, percent: float, base: str = "HEAD") -> str:
     path = f"conformance/frameworks/{spec.module}.py"
     base = compare._git("rev-parse", "--verify", f"{base}^{{commit}}")
     source = compare._git("show", f"{base}:{path}") + "\n"
-    source += _INJECTED.format(percent=percent, impl=impl, variant=spec.variant)
+    source += _INJECTED.format(
+        percent=percent, impl=impl, variant=spec.variant, calls=dict(speed.CALLS_PER_SAMPLE)
+    )
     with tempfile.TemporaryDirectory() as scratch:
         index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
         compare._git("read-tree", base, env=index)
@@ -110,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("percent", type=float)
     parser.add_argument("--base", default="HEAD")
     parser.add_argument("--compare", action="store_true")
-    parser.add_argument("--order", default="ABBA")
+    parser.add_argument("--order", help="each case's processes (default: gating.toml's)")
     args = parser.parse_args(argv)
     if args.impl not in BY_ID:
         print(

@@ -135,10 +135,11 @@ def _has_nvidia_gpu() -> bool:
 
 
 def skip_reason(
-    spec: Spec, dtype: str, device: str, direction: str, output: str = "new"
+    spec: Spec, dtype: str, device: str, direction: str, output: str = "new", size: int = 0
 ) -> str | None:
     """Why this case cannot run here (without importing anything), or None. `output`:
-    "new" (a new output at every call) or "into" (an output made once, written into)."""
+    "new" (a new output at every call) or "into" (an output made once, written into);
+    `size`: the elements of its input (0: any)."""
     if (reason := spec.unavailable()) is not None:
         own = adapter_of(spec.framework).environment
         if own is not None:  # its own environment: make bench-matrix times it there
@@ -154,6 +155,9 @@ def skip_reason(
         return "no NVIDIA GPU on this machine (/dev/nvidiactl is missing)"
     if device not in spec.devices:
         return f"{spec.id} runs on the CPU only in this suite"
+    bound = adapter_of(spec.framework).max_timed_elements
+    if bound is not None and size > bound:
+        return f"{spec.id} takes at most {bound} elements in one call (in this suite)"
     return None
 
 
@@ -180,7 +184,7 @@ def skipped_cases(params, direction: str, output: str = "new") -> list[tuple]:
     return [
         (impl, dtype, size, device)
         for impl, dtype, size, device in itertools.product(*params)
-        if skip_reason(BY_ID[impl], dtype, device, direction, output) is not None
+        if skip_reason(BY_ID[impl], dtype, device, direction, output, size) is not None
     ]
 
 
@@ -188,7 +192,7 @@ def skip_reasons(direction: str, params, output: str = "new") -> dict[str, str]:
     """{case: reason} of `skipped_cases`, to keep beside asv's results (asv records a
     skipped parameter combination without its reason)."""
     return {
-        repr(case): skip_reason(BY_ID[case[0]], case[1], case[3], direction, output)
+        repr(case): skip_reason(BY_ID[case[0]], case[1], case[3], direction, output, case[2])
         for case in skipped_cases(params, direction, output)
     }
 
@@ -209,7 +213,7 @@ def prepare(impl: str, dtype: str, size: int, device: str, direction: str, outpu
     `THREADS` intra-op threads; `output` as in `skip_reason`); NotImplementedError with the
     reason where the case cannot run here."""
     spec = BY_ID[impl]
-    if (reason := skip_reason(spec, dtype, device, direction, output)) is not None:
+    if (reason := skip_reason(spec, dtype, device, direction, output, size)) is not None:
         raise NotImplementedError(reason)
     try:
         module = _framework(spec)

@@ -58,6 +58,22 @@ def test_skip_reasons_name_what_is_missing(monkeypatch):
     assert "CPU only" in speed.skip_reason(BY_ID["keras/jax"], "float32", "cuda", "forward")
 
 
+def test_a_size_above_an_adapters_bound_is_skipped_with_it():
+    """ExecuTorch's programs are exported for at most 2^21 elements: its 2^24 cases are
+    skipped with that reason, not run to fail."""
+    portable = BY_ID["executorch/portable"]
+    big = speed.skip_reason(portable, "float32", "cpu", "forward", size=1 << 24)
+    if portable.unavailable() is not None:
+        assert big.startswith("executorch/portable: ")
+        return
+    assert big == "executorch/portable takes at most 2097152 elements in one call (in this suite)"
+    assert speed.skip_reason(portable, "float32", "cpu", "forward", size=1 << 20) is None
+    params = [["executorch/portable"], ["float32"], [1 << 20, 1 << 24], ["cpu"]]
+    assert speed.skipped_cases(params, "forward") == [
+        ("executorch/portable", "float32", 1 << 24, "cpu")
+    ]
+
+
 def test_prepare_raises_notimplementederror_for_asv_to_skip(monkeypatch):
     monkeypatch.setattr(speed, "_has_nvidia_gpu", lambda: False)
     with pytest.raises(NotImplementedError, match="no NVIDIA GPU"):

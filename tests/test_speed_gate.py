@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import compare, slowdown
@@ -39,6 +40,18 @@ def test_the_gate_settings_are_read_and_a_bad_file_is_named(tmp_path):
     broken.write_text("factor = [\n")
     with pytest.raises(ValueError, match=str(broken)):
         gating.load(broken)
+    valid = "factor = 1.1\nmax_spread = 0.1\n"
+    for bad in (
+        'order = "ABC"\nsamples = [3, 10, 1.0]',
+        'order = "AAA"\nsamples = [3, 10, 1.0]',
+        'order = "AB"\nsamples = [10, 3, 1.0]',
+        'order = "AB"\nsamples = [3, 10]',
+    ):
+        broken.write_text(valid + bad + "\n")
+        with pytest.raises(ValueError, match=str(broken)):
+            gating.load(broken)
+    assert set(settings.order) == {"A", "B"}
+    assert settings.order.count("A") == settings.order.count("B")
 
 
 @pytest.mark.parametrize(
@@ -80,6 +93,23 @@ def test_the_slowdown_commit_changes_only_the_framework_module():
     exec(compile(source, "torch_impl.py", "exec"), namespace)  # the module still defines
     assert namespace["kernels"].__name__ == "kernels"  # kernels, now the slowed one
     assert "_unslowed_kernels" in namespace
+    # The slowed call still gives the framework's output, for every direction.
+    variant = slowdown.BY_ID["torch/functional"].variant
+    x = np.linspace(-3, 3, 4096, dtype=np.float32)
+    g = np.ones_like(x)
+    for direction in ("forward", "backward"):
+        slowed = namespace["kernels"](variant, direction, "cpu", x, g)
+        plain = namespace["_unslowed_kernels"](variant, direction, "cpu", x, g)
+        assert slowed.selu_call is not plain.selu_call
+        slowed.selu()
+        plain.selu()
+        assert np.array_equal(_values(slowed.output), _values(plain.output))
+
+
+def _values(output) -> np.ndarray:
+    """A torch call's output (a tensor, or autograd.grad's tuple of one) as numpy."""
+    output = output[0] if isinstance(output, tuple | list) else output
+    return output.detach().numpy()
 
 
 def test_a_twin_is_the_same_tree_under_another_hash_and_always_the_same():
@@ -109,6 +139,16 @@ def test_an_a_a_comparison_runs_asv_and_writes_its_verdict():
     folder = CHECKOUT / ".asv" / "compare" / "selftest-aa"
     verdict = json.loads((folder / "verdict.json").read_text())
     assert verdict["cases"] == 1 and verdict["order"] == "AB"
+    # Each of a side's one process took gating.toml's samples (asv's repeat), no more.
+    least, most, _ = verdict["samples"]
+    assert verdict["samples"] == list(gating.load().samples)
+    from conformance.report import asv_results
+
+    for side in ("a", "b"):
+        (row,) = asv_results.load_results(
+            folder / "results", verdict["machine"], verdict[side]["commit"]
+        )["rows"]
+        assert least <= row["samples"] <= most, row
     assert verdict["a"]["commit"] != verdict["b"]["commit"]  # B is A's twin
     assert "numpy/reference" in (folder / "compare.txt").read_text()
     flagged = {f["case"] for f in verdict["flagged"]}

@@ -191,6 +191,9 @@ class Adapter:
     # onnxruntime's IOBinding, jax's buffer donation): the module's `kernels_into` times
     # them so, beside the out-of-place `kernels` (bench_selu's ForwardInto classes)
     output_reuse: tuple[str, ...] = ()
+    # the most elements one timed call takes (ExecuTorch: the exported program's planned
+    # bound); the benchmarks skip a larger size with this reason rather than fail on it
+    max_timed_elements: int | None = None
 
     def variant(self, name: str) -> Variant:
         return next(v for v in self.variants if v.name == name)

@@ -44,9 +44,11 @@ ADAPTER = Adapter(
         ),
     ),
     env={"CUDA_VISIBLE_DEVICES": ""},
+    max_timed_elements=1 << 21,  # the program's planned bound: `kernels` makes one call
 )
 
-MAX_ELEMENTS = 1 << 21  # the dynamic length's upper bound: memory is planned for it
+MAX_ELEMENTS = ADAPTER.max_timed_elements  # the dynamic length's upper bound: memory is
+#                                            planned for it
 
 
 def version() -> str:
